@@ -1,0 +1,139 @@
+//! Parsing chunks into counts: one range of chunks ([`Scanner::scan_range`]) or a whole
+//! file ([`scan_file`]). Partial results merge, so any split of a file into ranges adds up
+//! to the sequential result.
+
+use crate::decode::ChunkDecoder;
+use crate::event::CodeAtEcu;
+use crate::header::{FileHeader, Rejection};
+use crate::record::Records;
+use crate::tally::CodeTally;
+use crate::walk::{ChunkRange, ChunkWalk, Layout, Step};
+
+/// What the good chunks of a range (or a file) hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RangeScan {
+    pub chunks_good: u64,
+    pub chunks_corrupt: u64,
+    pub records: u64,
+    pub error_events: u64,
+    /// Smallest and largest `ts_ns` of any record of a good chunk.
+    pub ts_range: Option<(u64, u64)>,
+    pub codes: CodeTally,
+}
+
+impl RangeScan {
+    /// Adds another part of the same file or batch.
+    pub fn merge(&mut self, other: &RangeScan) {
+        self.chunks_good += other.chunks_good;
+        self.chunks_corrupt += other.chunks_corrupt;
+        self.records += other.records;
+        self.error_events += other.error_events;
+        self.ts_range = merge_ts(self.ts_range, other.ts_range);
+        self.codes.merge(&other.codes);
+    }
+}
+
+/// Union of two optional `(first, last)` ranges.
+pub fn merge_ts(a: Option<(u64, u64)>, b: Option<(u64, u64)>) -> Option<(u64, u64)> {
+    match (a, b) {
+        (Some((a0, a1)), Some((b0, b1))) => Some((a0.min(b0), a1.max(b1))),
+        (x, None) | (None, x) => x,
+    }
+}
+
+/// Parses chunks with a reused decoding buffer.
+#[derive(Debug, Default)]
+pub struct Scanner {
+    decoder: ChunkDecoder,
+}
+
+impl Scanner {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parses the chunks of `range` (found by a walk of `file`) into `out`.
+    pub fn scan_range(&mut self, file: &[u8], range: ChunkRange, out: &mut RangeScan) {
+        let (Ok(start), Ok(stop)) = (usize::try_from(range.start), usize::try_from(range.end)) else {
+            return;
+        };
+        if start > stop || stop > file.len() {
+            return;
+        }
+        for step in ChunkWalk::range(file, start, stop) {
+            if let Step::Chunk { offset, header } = step {
+                self.scan_chunk(file, offset, &header, out);
+            }
+        }
+    }
+
+    fn scan_chunk(&mut self, file: &[u8], offset: usize, header: &crate::chunk::ChunkHeader, out: &mut RangeScan) {
+        let Ok(payload) = self.decoder.payload(file, offset, header) else {
+            out.chunks_corrupt += 1;
+            return;
+        };
+        out.chunks_good += 1;
+        if header.record_count == 0 {
+            return;
+        }
+        let (mut first, mut last) = out.ts_range.unwrap_or((u64::MAX, 0));
+        let mut records = 0u64;
+        let mut events = 0u64;
+        for record in Records::new(payload) {
+            records += 1;
+            first = first.min(record.ts_ns);
+            last = last.max(record.ts_ns);
+            if let Some(code) = CodeAtEcu::of(&record) {
+                events += 1;
+                out.codes.add(code, record.ts_ns);
+            }
+        }
+        debug_assert_eq!(records, u64::from(header.record_count), "validated payload");
+        out.records += records;
+        out.error_events += events;
+        out.ts_range = Some((first, last));
+    }
+}
+
+/// Everything one sequential pass learns about a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileScan {
+    pub bytes: u64,
+    pub vin: Option<String>,
+    pub firmware: Option<String>,
+    pub session_start_ns: Option<u64>,
+    pub rejection: Option<Rejection>,
+    pub layout: Layout,
+    pub content: RangeScan,
+}
+
+/// Reads a whole file sequentially, exactly as the spec describes.
+pub fn scan_file(file: &[u8]) -> FileScan {
+    let mut scan = FileScan {
+        bytes: file.len() as u64,
+        vin: None,
+        firmware: None,
+        session_start_ns: None,
+        rejection: None,
+        layout: Layout::default(),
+        content: RangeScan::default(),
+    };
+    let header = match FileHeader::parse(file) {
+        Ok(h) => h,
+        Err(rejection) => {
+            scan.rejection = Some(rejection);
+            return scan;
+        }
+    };
+    scan.vin = Some(header.vin_text());
+    scan.firmware = Some(header.firmware_text());
+    scan.session_start_ns = Some(header.session_start_ns);
+    let mut scanner = Scanner::new();
+    for step in ChunkWalk::new(file, header.header_len) {
+        scan.layout.add(&step);
+        if let Step::Chunk { offset, header } = step {
+            scanner.scan_chunk(file, offset, &header, &mut scan.content);
+        }
+    }
+    scan
+}
