@@ -1,1 +1,35 @@
-fn main() {}
+//! The `argus` command: a thin layer of subcommands over the library crates.
+
+use clap::{Parser, Subcommand};
+
+/// Argus turns the rec files vehicles upload into diagnoses.
+#[derive(Debug, Parser)]
+#[command(name = "argus", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate a deterministic synthetic fleet in the replay layout.
+    Gen(argus::gen::GenArgs),
+    /// Show the statistics of rec files.
+    Inspect(argus::inspect::InspectArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    argus::logging::init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Gen(args) => argus::gen::run(args),
+        Command::Inspect(args) => argus::inspect::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("argus: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
