@@ -1,5 +1,5 @@
 //! The library behind the `argus` command: one module per subcommand.
 
-pub mod gen;
+pub mod generate;
 pub mod inspect;
 pub mod logging;

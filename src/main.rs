@@ -13,7 +13,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Generate a deterministic synthetic fleet in the replay layout.
-    Gen(argus::gen::GenArgs),
+    Gen(argus::generate::GenArgs),
     /// Show the statistics of rec files.
     Inspect(argus::inspect::InspectArgs),
 }
@@ -22,7 +22,7 @@ fn main() -> std::process::ExitCode {
     argus::logging::init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Gen(args) => argus::gen::run(args),
+        Command::Gen(args) => argus::generate::run(args),
         Command::Inspect(args) => argus::inspect::run(args),
     };
     match result {
