@@ -3,3 +3,5 @@
 pub mod generate;
 pub mod inspect;
 pub mod logging;
+pub mod migrate;
+pub mod replay;

@@ -16,6 +16,10 @@ enum Command {
     Gen(argus::generate::GenArgs),
     /// Show the statistics of rec files.
     Inspect(argus::inspect::InspectArgs),
+    /// Replay archived batches from a directory or object-store prefix into reports.
+    Replay(argus::replay::ReplayArgs),
+    /// Create or update the report store's schema.
+    Migrate(argus::migrate::MigrateArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -24,6 +28,8 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Gen(args) => argus::generate::run(args),
         Command::Inspect(args) => argus::inspect::run(args),
+        Command::Replay(args) => argus::replay::run(args),
+        Command::Migrate(args) => argus::migrate::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,1 @@
+//! Getting rec files to the dataflow.

@@ -58,9 +58,7 @@ impl ChunkDecoder {
             return Err(Corruption::TooLarge);
         }
         let start = offset + CHUNK_HEADER_LEN;
-        let stored = file
-            .get(start..start + header.stored_len as usize)
-            .ok_or(Corruption::OutOfFile)?;
+        let stored = file.get(start..start + header.stored_len as usize).ok_or(Corruption::OutOfFile)?;
         if crc32c::crc32c(stored) != header.payload_crc {
             return Err(Corruption::PayloadCrc);
         }
@@ -83,9 +81,8 @@ impl ChunkDecoder {
             slot => slot.insert(zstd::bulk::Decompressor::new().map_err(|_| Corruption::Zstd)?),
         };
         // A destination of exactly raw_len bytes: a frame that holds more fails here.
-        let written = zstd
-            .decompress_to_buffer(stored, &mut self.scratch[..raw_len])
-            .map_err(|_| Corruption::Zstd)?;
+        let written =
+            zstd.decompress_to_buffer(stored, &mut self.scratch[..raw_len]).map_err(|_| Corruption::Zstd)?;
         if written != raw_len {
             return Err(Corruption::Zstd);
         }

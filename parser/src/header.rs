@@ -77,10 +77,7 @@ impl<'a> FileHeader<'a> {
 }
 
 fn ascii_lossy(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|&b| if b.is_ascii() { char::from(b) } else { char::REPLACEMENT_CHARACTER })
-        .collect()
+    bytes.iter().map(|&b| if b.is_ascii() { char::from(b) } else { char::REPLACEMENT_CHARACTER }).collect()
 }
 
 /// Encodes a version 1 header; used by the writer and by tests.

@@ -39,7 +39,9 @@ pub use chunk::{CHUNK_HEADER_LEN, CHUNK_MAGIC, ChunkHeader, Compression, MAX_PAY
 pub use decode::{ChunkDecoder, Corruption};
 pub use event::{CodeAtEcu, ErrorCode, app_key, dtc_key, ecu_hex};
 pub use file::RecFile;
-pub use header::{FILE_HEADER_LEN, FILE_MAGIC, FORMAT_VERSION, FileHeader, Rejection, VIN_LEN, encode_file_header};
+pub use header::{
+    FILE_HEADER_LEN, FILE_MAGIC, FORMAT_VERSION, FileHeader, Rejection, VIN_LEN, encode_file_header,
+};
 pub use record::{KIND_DTC, KIND_LOG, RECORD_HEADER_LEN, Record, RecordError, Records, validate_records};
 pub use scan::{FileScan, RangeScan, Scanner, merge_ts, scan_file};
 pub use stats::{FileStats, FileStatus};

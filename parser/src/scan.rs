@@ -67,7 +67,13 @@ impl Scanner {
         }
     }
 
-    fn scan_chunk(&mut self, file: &[u8], offset: usize, header: &crate::chunk::ChunkHeader, out: &mut RangeScan) {
+    fn scan_chunk(
+        &mut self,
+        file: &[u8],
+        offset: usize,
+        header: &crate::chunk::ChunkHeader,
+        out: &mut RangeScan,
+    ) {
         let Ok(payload) = self.decoder.payload(file, offset, header) else {
             out.chunks_corrupt += 1;
             return;

@@ -90,11 +90,7 @@ impl CodeTally {
 
     /// The pairs and their counts, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (CodeAtEcu, CodeCount)> + '_ {
-        self.keys
-            .iter()
-            .zip(&self.counts)
-            .filter(|(k, _)| **k != 0)
-            .map(|(k, c)| (CodeAtEcu(*k), *c))
+        self.keys.iter().zip(&self.counts).filter(|(k, _)| **k != 0).map(|(k, c)| (CodeAtEcu(*k), *c))
     }
 
     /// The pairs sorted by key: a deterministic order for messages and tests.

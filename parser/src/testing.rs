@@ -10,7 +10,8 @@ pub const VIN: &[u8; 17] = b"WAUZZZ8V1KA000001";
 /// The `i`-th record of a simple deterministic stream: DTCs (every other one failed),
 /// and log lines of every severity.
 pub fn record(i: u64) -> Record<'static> {
-    const MESSAGES: [&[u8]; 4] = [b"", b"misfire detected", b"bus off \xff\xfe", b"ARGCHUNK inside a message"];
+    const MESSAGES: [&[u8]; 4] =
+        [b"", b"misfire detected", b"bus off \xff\xfe", b"ARGCHUNK inside a message"];
     let ts_ns = 1_767_225_600_000_000_000 + i * 1_000_000;
     if i % 3 == 0 {
         Record {

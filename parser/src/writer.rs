@@ -38,7 +38,13 @@ pub struct RecWriter<W: Write> {
 
 impl<W: Write> RecWriter<W> {
     /// Writes the file header and returns a writer for the chunks.
-    pub fn new(mut out: W, vin: &[u8; VIN_LEN], session_start_ns: u64, firmware: &str, config: WriterConfig) -> io::Result<Self> {
+    pub fn new(
+        mut out: W,
+        vin: &[u8; VIN_LEN],
+        session_start_ns: u64,
+        firmware: &str,
+        config: WriterConfig,
+    ) -> io::Result<Self> {
         let header = encode_file_header(vin, session_start_ns, firmware);
         out.write_all(&header)?;
         Ok(Self {

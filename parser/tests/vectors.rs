@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use argus_parser::{FileStats, FileStatus, RecFile, scan_file, split, FileHeader, Scanner, RangeScan};
+use argus_parser::{FileHeader, FileStats, FileStatus, RangeScan, RecFile, Scanner, scan_file, split};
 
 fn vectors() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec/vectors")

@@ -1,0 +1,1 @@
+//! The report store and the diagnosis sink.
