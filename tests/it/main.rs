@@ -1,0 +1,6 @@
+//! The one integration-test target of the `argus` command: each module drives one
+//! subcommand end to end, against real services where it needs them.
+
+mod generate;
+mod inspect;
+mod replay;
