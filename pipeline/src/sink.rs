@@ -18,4 +18,10 @@ pub trait ReportWriter {
 
     /// Stores the fleet report as of the latest completed time.
     fn write_fleet(&mut self, fleet: &FleetReport) -> Result<(), SinkError>;
+
+    /// Stores the windowed fleet report (batches whose sessions ended within the configured
+    /// window) as of the latest completed time. Only called when a window is configured.
+    fn write_fleet_window(&mut self, _fleet: &FleetReport) -> Result<(), SinkError> {
+        Ok(())
+    }
 }

@@ -1,0 +1,84 @@
+//! Replay from a local directory: every immediate sub-directory of ROOT is a batch (its
+//! name the batch id), the `*.rec` files directly inside it are its files. Batches are
+//! listed one at a time as the dataflow asks for them, never all up front.
+
+use std::fs::ReadDir;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use argus_pipeline::{Feed, FeedEvent, FeedState, FileReady};
+
+/// A [`Feed`] over a replay root on local disk.
+#[derive(Debug)]
+pub struct DirFeed {
+    entries: ReadDir,
+}
+
+impl DirFeed {
+    /// Opens ROOT; fails clearly when it is missing or not a directory.
+    pub fn open(root: &Path) -> io::Result<Self> {
+        let entries = std::fs::read_dir(root)
+            .map_err(|e| io::Error::new(e.kind(), format!("replay root {}: {e}", root.display())))?;
+        Ok(Self { entries })
+    }
+}
+
+/// The events of one batch directory: its files, or one empty-batch event.
+pub fn batch_events(batch_id: &str, files: Vec<(String, String)>) -> Vec<FeedEvent> {
+    if files.is_empty() {
+        return vec![FeedEvent::EmptyBatch { batch_id: batch_id.to_owned() }];
+    }
+    let file_count = u32::try_from(files.len()).unwrap_or(u32::MAX);
+    files
+        .into_iter()
+        .map(|(file_id, location)| {
+            FeedEvent::File(FileReady { batch_id: batch_id.to_owned(), file_id, location, file_count })
+        })
+        .collect()
+}
+
+/// `(file id, path)` of the `*.rec` files directly inside `dir`, sorted by id.
+fn rec_files(dir: &Path) -> io::Result<Vec<(String, String)>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // A directory named `x.rec` is no file; anything else `*.rec` is (an unreadable one is
+        // reported as rejected by the parser, not silently skipped).
+        if name.ends_with(".rec") && !entry.path().is_dir() {
+            files.push((name, path_string(&entry.path())));
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn path_string(path: &PathBuf) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+impl Feed for DirFeed {
+    fn poll(&mut self, max: usize, out: &mut Vec<FeedEvent>) -> FeedState {
+        let before = out.len();
+        while out.len() - before < max {
+            let Some(entry) = self.entries.next() else { return FeedState::Finished };
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(error) => {
+                    tracing::warn!(%error, "skipping unreadable replay root entry");
+                    continue;
+                }
+            };
+            if !entry.path().is_dir() {
+                continue;
+            }
+            let batch_id = entry.file_name().to_string_lossy().into_owned();
+            let files = rec_files(&entry.path()).unwrap_or_else(|error| {
+                tracing::warn!(%batch_id, %error, "batch directory unreadable; reporting it as empty");
+                Vec::new()
+            });
+            out.extend(batch_events(&batch_id, files));
+        }
+        FeedState::Ready
+    }
+}

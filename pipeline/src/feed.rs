@@ -1,0 +1,83 @@
+//! The source boundary: a [`Feed`] tells the source operator which files of which batches
+//! are ready. Replay lists a directory or object-store prefix; the live service feeds
+//! Kafka events or an in-process queue. The operator around it is the same.
+
+use std::sync::mpsc::{Receiver, TryRecvError};
+
+use crate::items::FileReady;
+
+/// An event a feed produces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedEvent {
+    /// A file is ready (repeats are expected and ignored).
+    File(FileReady),
+    /// A batch that has no files at all (an empty archived batch): reported as failed.
+    EmptyBatch { batch_id: String },
+}
+
+/// Whether a feed may produce more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedState {
+    /// More events may be ready right now: poll again soon.
+    Ready,
+    /// Nothing ready now; more may come later.
+    Idle,
+    /// Nothing more will ever come.
+    Finished,
+}
+
+/// A source of file-ready events, polled by the source operator on the worker that owns it.
+pub trait Feed {
+    /// Appends up to `max` ready events to `out` without blocking for long.
+    fn poll(&mut self, max: usize, out: &mut Vec<FeedEvent>) -> FeedState;
+
+    /// Every batch opened before `time` is durably written (reports stored). A feed that
+    /// must acknowledge its input (Kafka offsets) does so here. Default: nothing to do.
+    fn durable_before(&mut self, _time: u64) {}
+}
+
+/// An in-process queue: events sent on the channel enter the dataflow; dropping every
+/// sender finishes the feed. It serves the embedded service and tests.
+#[derive(Debug)]
+pub struct ChannelFeed {
+    rx: Receiver<FeedEvent>,
+}
+
+impl ChannelFeed {
+    pub fn new(rx: Receiver<FeedEvent>) -> Self {
+        Self { rx }
+    }
+}
+
+impl Feed for ChannelFeed {
+    fn poll(&mut self, max: usize, out: &mut Vec<FeedEvent>) -> FeedState {
+        for _ in 0..max {
+            match self.rx.try_recv() {
+                Ok(event) => out.push(event),
+                Err(TryRecvError::Empty) => return FeedState::Idle,
+                Err(TryRecvError::Disconnected) => return FeedState::Finished,
+            }
+        }
+        FeedState::Ready
+    }
+}
+
+/// A feed over a fixed list of events (tests, small replays).
+#[derive(Debug, Default)]
+pub struct VecFeed {
+    events: std::collections::VecDeque<FeedEvent>,
+}
+
+impl VecFeed {
+    pub fn new(events: impl IntoIterator<Item = FeedEvent>) -> Self {
+        Self { events: events.into_iter().collect() }
+    }
+}
+
+impl Feed for VecFeed {
+    fn poll(&mut self, max: usize, out: &mut Vec<FeedEvent>) -> FeedState {
+        let n = max.min(self.events.len());
+        out.extend(self.events.drain(..n));
+        if self.events.is_empty() { FeedState::Finished } else { FeedState::Ready }
+    }
+}

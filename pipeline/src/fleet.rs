@@ -1,0 +1,161 @@
+//! The fleet's Top-K, kept incrementally by differential dataflow.
+//!
+//! Each completed batch contributes *facts* with weights (its record count, each code's
+//! count, one per code, one per (code, VIN)). Differential sums them over all batches so
+//! far; a new batch costs work proportional to its own codes, not to the fleet's history.
+//! The windowed view also retracts each batch (negative weights) once its session leaves
+//! the window. Top-K is hierarchical (256 hash buckets, then 16, then 1, as Materialize
+//! renders TopK), so no single reduce ever re-sorts the whole code space.
+
+use std::cmp::Reverse;
+use std::time::Duration;
+
+use differential_dataflow::operators::{CountTotal, ThresholdTotal};
+use differential_dataflow::{AsCollection, ExchangeData, VecCollection};
+use serde::{Deserialize, Serialize};
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::StreamVec;
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::Operator;
+
+use crate::items::{Time, route};
+use crate::report::{BatchStatus, FinishedBatch};
+
+/// A fleet-wide total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Total {
+    Batches,
+    Records,
+    ErrorEvents,
+}
+
+/// One weighted fact a completed batch contributes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Fact {
+    /// Weight: the total's amount.
+    Total(Total),
+    /// Weight: the code's count in the batch.
+    CodeCount(String),
+    /// Weight 1: the code occurred in the batch.
+    CodeBatch(String),
+    /// Weight 1: the code occurred in a batch of this VIN.
+    CodeVin(String, String),
+}
+
+/// A code's fleet-wide rank; the derived order is the report's (count descending, then
+/// code ascending), so the first `k` values of a group are its Top-K.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Rank {
+    pub count: Reverse<u64>,
+    pub code: String,
+    pub batches: u64,
+    pub vins: u64,
+}
+
+/// The facts of one batch (none for a failed batch: the fleet counts completed ones).
+pub fn facts(batch: &FinishedBatch) -> Vec<(Fact, isize)> {
+    let report = &batch.report;
+    if report.status != BatchStatus::Completed {
+        return Vec::new();
+    }
+    let weight = |n: u64| isize::try_from(n).unwrap_or(isize::MAX);
+    let mut facts = vec![
+        (Fact::Total(Total::Batches), 1),
+        (Fact::Total(Total::Records), weight(report.records)),
+        (Fact::Total(Total::ErrorEvents), weight(report.error_events)),
+    ];
+    let vin = report.vin.clone().unwrap_or_default();
+    for (code, count) in &batch.code_counts {
+        facts.push((Fact::CodeCount(code.clone()), weight(*count)));
+        facts.push((Fact::CodeBatch(code.clone()), 1));
+        facts.push((Fact::CodeVin(code.clone(), vin.clone()), 1));
+    }
+    facts.retain(|(_, w)| *w != 0);
+    facts
+}
+
+/// Turns finished batches into a collection of facts. With a window, each batch's facts
+/// are retracted at `last_ts + window` (session time, in ms), or at once if that is
+/// already past when the batch completes.
+pub fn fact_collection<'s>(
+    finished: StreamVec<'s, Time, (Time, FinishedBatch)>,
+    window: Option<Duration>,
+) -> VecCollection<'s, Time, Fact> {
+    finished
+        .unary::<CapacityContainerBuilder<Vec<(Fact, Time, isize)>>, _, _, _>(
+            Pipeline,
+            "Facts",
+            move |_, _| {
+                move |input, output| {
+                    input.for_each_stamp(|cap, data| {
+                        for (time, batch) in data.flat_map(|d| d.drain(..)) {
+                            let facts = facts(&batch);
+                            let at = cap.delayed(&time, 0);
+                            let mut session = output.session(&at);
+                            let retire = window.map(|w| retire_time(&batch, w).max(time));
+                            for (fact, weight) in facts {
+                                if let Some(retire) = retire {
+                                    session.give((fact.clone(), retire, -weight));
+                                }
+                                session.give((fact, time, weight));
+                            }
+                        }
+                    });
+                }
+            },
+        )
+        .as_collection()
+}
+
+/// When a batch leaves a window: its last session time (ms) plus the window.
+fn retire_time(batch: &FinishedBatch, window: Duration) -> Time {
+    let last_ms = batch.report.last_ts_ns.or(batch.report.first_ts_ns).unwrap_or(0) / 1_000_000;
+    last_ms.saturating_add(window.as_millis() as Time)
+}
+
+/// The fleet's totals and its Top-K codes, both as collections that change over time.
+pub fn fleet_view<'s>(
+    facts: VecCollection<'s, Time, Fact>,
+    k: usize,
+) -> (VecCollection<'s, Time, (Total, isize)>, VecCollection<'s, Time, Rank>) {
+    let totals =
+        facts.clone().flat_map(|f| if let Fact::Total(t) = f { Some(t) } else { None }).count_total();
+    let counts =
+        facts.clone().flat_map(|f| if let Fact::CodeCount(c) = f { Some(c) } else { None }).count_total();
+    let batches =
+        facts.clone().flat_map(|f| if let Fact::CodeBatch(c) = f { Some(c) } else { None }).count_total();
+    let vins = facts
+        .flat_map(|f| if let Fact::CodeVin(c, v) = f { Some((c, v)) } else { None })
+        .distinct_total()
+        .map(|(code, _vin)| code)
+        .count_total();
+    let ranks = counts.join(batches).join(vins).map(|(code, ((count, batches), vins))| Rank {
+        count: Reverse(count.max(0) as u64),
+        code,
+        batches: batches.max(0) as u64,
+        vins: vins.max(0) as u64,
+    });
+    (totals, top_k(ranks, k))
+}
+
+/// Hierarchical Top-K: the best `k` of each of 256 hash buckets, then of 16, then of all.
+fn top_k<'s>(ranks: VecCollection<'s, Time, Rank>, k: usize) -> VecCollection<'s, Time, Rank> {
+    let by_256 = ranks.map(|r| (route(&r.code) % 256, r));
+    let top_256 = keep_top(by_256, k, "FleetTopK/256");
+    let top_16 = keep_top(top_256.map(|(bucket, r)| (bucket % 16, r)), k, "FleetTopK/16");
+    keep_top(top_16.map(|(_, r)| ((), r)), k, "FleetTopK/1").map(|((), r)| r)
+}
+
+/// The first `k` values of each key (values arrive sorted by their order).
+fn keep_top<'s, K: ExchangeData + std::hash::Hash>(
+    groups: VecCollection<'s, Time, (K, Rank)>,
+    k: usize,
+    name: &str,
+) -> VecCollection<'s, Time, (K, Rank)> {
+    groups.reduce_named(name, move |_key, input, output| {
+        for (rank, weight) in input.iter().filter(|(_, w)| *w > 0).take(k) {
+            debug_assert_eq!(*weight, 1, "a code ranks once");
+            output.push(((*rank).clone(), 1isize));
+        }
+    })
+}

@@ -1,0 +1,106 @@
+//! The gather barrier: collects every part of a batch on one worker and emits the batch's
+//! report exactly once, when the frontier passes the batch's time. No counters or polling:
+//! timely's progress tracking proves that nothing more can arrive.
+
+use std::collections::{BTreeMap, HashMap};
+
+use argus_parser::RangeScan;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::StreamVec;
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::Capability;
+use timely::dataflow::operators::generic::Operator;
+
+use crate::items::{FileHead, GatherPart, Time, route};
+use crate::report::{BatchStatus, FileOutcome, FinishedBatch, assemble_batch};
+
+/// A batch being gathered.
+#[derive(Default)]
+struct BatchParts {
+    file_count: u32,
+    heads: HashMap<String, FileHead>,
+    content: HashMap<String, RangeScan>,
+}
+
+impl BatchParts {
+    fn finish(self, batch_id: &str, k: usize) -> FinishedBatch {
+        let mut content = self.content;
+        let files: Vec<FileOutcome> = self
+            .heads
+            .into_values()
+            .map(|head| FileOutcome {
+                content: content.remove(&head.file_id).unwrap_or_default(),
+                layout: head.layout(),
+                file_id: head.file_id,
+                location: head.location,
+                bytes: head.bytes,
+                rejection: head.rejection,
+                vin: head.vin,
+                firmware: head.firmware,
+            })
+            .collect();
+        debug_assert!(content.is_empty(), "ranges of a file without a head");
+        let arrived = files.len() as u32;
+        let mut finished = assemble_batch(batch_id, k, files);
+        if arrived < self.file_count {
+            // Timed out: the live service reports such a batch as failed, naming what is missing.
+            finished.report.status = BatchStatus::Failed;
+            finished.meta.failure = Some(format!(
+                "timed out: {} of {} files missing",
+                self.file_count - arrived,
+                self.file_count
+            ));
+        }
+        finished
+    }
+}
+
+pub fn gather<'s>(
+    parts: StreamVec<'s, Time, GatherPart>,
+    k: usize,
+) -> StreamVec<'s, Time, (Time, FinishedBatch)> {
+    let by_batch = Exchange::new(|p: &GatherPart| route(p.batch_id()));
+    parts.unary_frontier::<CapacityContainerBuilder<Vec<(Time, FinishedBatch)>>, _, _, _>(
+        by_batch,
+        "Gather",
+        move |_, _| {
+            let mut pending: BTreeMap<Time, (Capability<Time>, BTreeMap<String, BatchParts>)> =
+                BTreeMap::new();
+            move |(input, frontier), output| {
+                input.for_each_stamp(|cap, data| {
+                    for part in data.flat_map(|d| d.drain(..)) {
+                        let time = part.time();
+                        let (_, batches) =
+                            pending.entry(time).or_insert_with(|| (cap.delayed(&time, 0), BTreeMap::new()));
+                        add_part(batches, part);
+                    }
+                });
+                while let Some((&time, _)) = pending.first_key_value() {
+                    if frontier.less_equal(&time) {
+                        break; // parts of this time may still arrive
+                    }
+                    let Some((_, (cap, batches))) = pending.pop_first() else { break };
+                    let mut session = output.session(&cap);
+                    for (batch_id, parts) in batches {
+                        session.give((time, parts.finish(&batch_id, k)));
+                    }
+                }
+            }
+        },
+    )
+}
+
+fn add_part(batches: &mut BTreeMap<String, BatchParts>, part: GatherPart) {
+    match part {
+        GatherPart::Open { batch_id, file_count, .. } => {
+            batches.entry(batch_id).or_default().file_count = file_count;
+        }
+        GatherPart::Head(head) => {
+            batches.entry(head.batch_id.clone()).or_default().heads.insert(head.file_id.clone(), head);
+        }
+        GatherPart::Range { batch_id, file_id, part, .. } => {
+            let batch = batches.entry(batch_id).or_default();
+            part.add_to(batch.content.entry(file_id).or_default());
+        }
+    }
+}

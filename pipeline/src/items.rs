@@ -1,0 +1,146 @@
+//! The data that flows between operators (and between processes: every type here is
+//! serde-encoded by timely's exchange channels, so no `flatten` or untagged enums).
+
+use argus_parser::{ChunkRange, CodeAtEcu, CodeCount, Layout, RangeScan};
+use serde::{Deserialize, Serialize};
+
+/// Dataflow time: ingest-time milliseconds since the Unix epoch.
+pub type Time = u64;
+
+/// A file of a batch is ready to be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FileReady {
+    pub batch_id: String,
+    pub file_id: String,
+    /// Where the file is: a path, or a location the [`crate::FileResolver`] understands.
+    pub location: String,
+    /// How many distinct files the batch has.
+    pub file_count: u32,
+}
+
+/// What the source emits; `time` is the batch's time (items carry it so that operators
+/// never have to infer it from a message's stamp).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SourceItem {
+    /// A batch was opened; `file_count` files will follow (or it times out).
+    Open {
+        time: Time,
+        batch_id: String,
+        file_count: u32,
+    },
+    File {
+        time: Time,
+        file: FileReady,
+    },
+}
+
+/// One range of chunks of one file, for one worker to parse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RangeTask {
+    pub time: Time,
+    /// Position among the file's ranges: consecutive ranges go to different workers.
+    pub seq: u64,
+    pub batch_id: String,
+    pub file_id: String,
+    pub location: String,
+    pub range: ChunkRange,
+}
+
+/// What the split learned of a file: its header and layout (or why it was rejected).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileHead {
+    pub time: Time,
+    pub batch_id: String,
+    pub file_id: String,
+    pub location: String,
+    pub bytes: u64,
+    pub rejection: Option<String>,
+    pub vin: Option<String>,
+    pub firmware: Option<String>,
+    pub chunks: u64,
+    pub bytes_skipped: u64,
+    pub truncated: bool,
+}
+
+impl FileHead {
+    pub fn layout(&self) -> Layout {
+        Layout { chunks: self.chunks, bytes_skipped: self.bytes_skipped, truncated: self.truncated }
+    }
+}
+
+/// A [`RangeScan`] in a form that crosses process boundaries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanPart {
+    pub chunks_good: u64,
+    pub chunks_corrupt: u64,
+    pub records: u64,
+    pub error_events: u64,
+    pub ts_range: Option<(u64, u64)>,
+    /// (packed [`CodeAtEcu`], count), sorted by key.
+    pub codes: Vec<(u64, CodeCount)>,
+}
+
+impl From<&RangeScan> for ScanPart {
+    fn from(scan: &RangeScan) -> Self {
+        Self {
+            chunks_good: scan.chunks_good,
+            chunks_corrupt: scan.chunks_corrupt,
+            records: scan.records,
+            error_events: scan.error_events,
+            ts_range: scan.ts_range,
+            codes: scan.codes.to_sorted_vec().into_iter().map(|(k, c)| (k.bits(), c)).collect(),
+        }
+    }
+}
+
+impl ScanPart {
+    /// Adds this part to a scan being gathered.
+    pub fn add_to(&self, scan: &mut RangeScan) {
+        scan.chunks_good += self.chunks_good;
+        scan.chunks_corrupt += self.chunks_corrupt;
+        scan.records += self.records;
+        scan.error_events += self.error_events;
+        scan.ts_range = argus_parser::merge_ts(scan.ts_range, self.ts_range);
+        for (bits, count) in &self.codes {
+            // Bits come from CodeAtEcu::bits on the parsing worker; a bad value would be a bug.
+            if let Some(code) = CodeAtEcu::from_bits(*bits) {
+                scan.codes.add_count(code, *count);
+            } else {
+                debug_assert!(false, "invalid packed code {bits:#x}");
+            }
+        }
+    }
+}
+
+/// Everything the gather operator receives, routed by batch id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GatherPart {
+    Open { time: Time, batch_id: String, file_count: u32 },
+    Head(FileHead),
+    Range { time: Time, batch_id: String, file_id: String, part: ScanPart },
+}
+
+impl GatherPart {
+    pub fn batch_id(&self) -> &str {
+        match self {
+            GatherPart::Open { batch_id, .. } | GatherPart::Range { batch_id, .. } => batch_id,
+            GatherPart::Head(head) => &head.batch_id,
+        }
+    }
+
+    pub fn time(&self) -> Time {
+        match self {
+            GatherPart::Open { time, .. } | GatherPart::Range { time, .. } => *time,
+            GatherPart::Head(head) => head.time,
+        }
+    }
+}
+
+/// A stable hash for routing (the same in every process and run).
+pub fn route<H: std::hash::Hash + ?Sized>(value: &H) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    // DefaultHasher::default() has fixed keys (unlike RandomState), so every process agrees.
+    let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(value);
+    // The exchange uses the low bits; mix them.
+    hash ^ (hash >> 29)
+}

@@ -1,0 +1,27 @@
+//! Counters of a running dataflow, shared by all workers of a process (progress bars,
+//! logs, and later the Prometheus endpoint read them).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Process-wide pipeline counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub files_seen: AtomicU64,
+    pub files_duplicate: AtomicU64,
+    pub files_rejected: AtomicU64,
+    pub ranges_parsed: AtomicU64,
+    pub bytes_parsed: AtomicU64,
+    pub records_parsed: AtomicU64,
+    pub batches_finished: AtomicU64,
+    pub batches_failed: AtomicU64,
+}
+
+impl Metrics {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}

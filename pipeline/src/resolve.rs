@@ -1,0 +1,85 @@
+//! From a file's location to its mapped bytes, mapping each file once per process.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use argus_parser::RecFile;
+
+use crate::items::Time;
+
+/// Turns a location into a local path that can be mapped. The default understands plain
+/// paths and `file://` URLs; object stores stream the object to a spool file first.
+pub trait FileResolver: Send + Sync {
+    fn local_path(&self, location: &str) -> io::Result<PathBuf>;
+
+    /// The local copy of `location` is no longer needed (a spool file may be removed).
+    fn release(&self, _location: &str) {}
+}
+
+/// Resolves plain paths and `file://` URLs.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LocalResolver;
+
+impl FileResolver for LocalResolver {
+    fn local_path(&self, location: &str) -> io::Result<PathBuf> {
+        Ok(PathBuf::from(location.strip_prefix("file://").unwrap_or(location)))
+    }
+}
+
+/// The files of this process that are mapped, shared by its workers, so that the ranges
+/// of one file parsed by several workers use one mapping. An entry is dropped once the
+/// dataflow's frontier passes the time of the batch that needed it; a worker still
+/// parsing a range holds its own `Arc`, so the mapping lives until it is done.
+#[derive(Clone)]
+pub struct MapCache {
+    resolver: Arc<dyn FileResolver>,
+    files: Arc<Mutex<HashMap<String, (Time, Arc<RecFile>)>>>,
+}
+
+impl std::fmt::Debug for MapCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MapCache").finish_non_exhaustive()
+    }
+}
+
+impl MapCache {
+    pub fn new(resolver: Arc<dyn FileResolver>) -> Self {
+        Self { resolver, files: Arc::default() }
+    }
+
+    /// The mapped file at `location`, needed by a batch at `time`.
+    pub fn open(&self, location: &str, time: Time) -> io::Result<Arc<RecFile>> {
+        if let Some((_, file)) = self.lock().get(location) {
+            return Ok(file.clone());
+        }
+        // Resolve and map outside the lock: a spool download may take a while. Two workers
+        // racing here both map; the second insert wins and the first mapping is dropped.
+        let path = self.resolver.local_path(location)?;
+        let file = Arc::new(RecFile::open(&path)?);
+        let mut files = self.lock();
+        let entry = files.entry(location.to_owned()).or_insert((time, file));
+        Ok(entry.1.clone())
+    }
+
+    /// Forgets the files of batches before `frontier`.
+    pub fn evict_before(&self, frontier: Time) {
+        let mut released = Vec::new();
+        self.lock().retain(|location, (time, _)| {
+            let keep = *time >= frontier;
+            if !keep {
+                released.push(location.clone());
+            }
+            keep
+        });
+        for location in released {
+            self.resolver.release(&location);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Time, Arc<RecFile>)>> {
+        // A poisoned lock means a worker panicked; the map itself is still consistent.
+        self.files.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
