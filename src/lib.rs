@@ -4,4 +4,5 @@ pub mod generate;
 pub mod inspect;
 pub mod logging;
 pub mod migrate;
+pub mod progress;
 pub mod replay;

@@ -1,11 +1,183 @@
-//! `argus replay` (being built).
+//! `argus replay ROOT --out OUT`: runs the dataflow over archived batches (a directory or
+//! an object-store prefix) and writes the batch and fleet reports.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use argus_ingest::{DirFeed, SpoolResolver, StoreFeed, open_url};
+use argus_pipeline::{
+    ClusterConfig, DataflowConfig, Feed, FileResolver, Job, JsonDirWriter, LocalResolver, Metrics,
+    ReportWriter,
+};
+
+use crate::progress::Progress;
 
 /// Arguments of `argus replay`.
 #[derive(Debug, clap::Args)]
-pub struct ReplayArgs {}
+pub struct ReplayArgs {
+    /// A directory (or `file://`, `s3://bucket/prefix` URL) whose sub-directories are batches.
+    pub root: String,
+    /// Where the reports go: OUT/batches/<batch_id>.json and OUT/fleet.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Entries in `top_errors`.
+    #[arg(short, long, default_value_t = argus_pipeline::DEFAULT_K)]
+    pub k: usize,
+    /// Also write OUT/fleet-window.json over batches whose sessions ended within this
+    /// window of the ingest clock (e.g. 24h, 90m).
+    #[arg(long, value_parser = parse_duration)]
+    pub window: Option<Duration>,
+    /// Where objects from an object store are spooled before they are mapped.
+    #[arg(long)]
+    pub spool: Option<PathBuf>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
 
-pub fn run(_args: ReplayArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("argus replay is not built yet")
+/// Timely's cluster options, spelled as timely spells them.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClusterArgs {
+    /// Worker threads in this process.
+    #[arg(short = 'w', long = "workers", default_value_t = 1)]
+    pub workers: usize,
+    /// Processes in the cluster.
+    #[arg(short = 'n', long = "processes", default_value_t = 1)]
+    pub processes: usize,
+    /// This process's index in the cluster.
+    #[arg(short = 'p', long = "process", default_value_t = 0)]
+    pub process: usize,
+    /// One host:port per line, in process order (default: 127.0.0.1:2101 + i).
+    #[arg(long)]
+    pub hostfile: Option<PathBuf>,
+}
+
+impl ClusterArgs {
+    pub fn config(&self) -> ClusterConfig {
+        ClusterConfig {
+            workers: self.workers,
+            processes: self.processes,
+            process: self.process,
+            hostfile: self.hostfile.clone(),
+        }
+    }
+}
+
+/// Parses `24h`, `90m`, `30s`, `2d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 24h"))?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" | "" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("unknown unit {unit:?} in {text:?} (use s, m, h or d)")),
+    };
+    Ok(Duration::from_secs(seconds))
+}
+
+/// Where the batches come from.
+enum Root {
+    Dir(PathBuf),
+    Store(argus_ingest::StoreAt),
+}
+
+fn root_of(root: &str) -> anyhow::Result<Root> {
+    if let Some(path) = root.strip_prefix("file://") {
+        return Ok(Root::Dir(PathBuf::from(path)));
+    }
+    if root.contains("://") {
+        return Ok(Root::Store(open_url(root).with_context(|| format!("opening {root}"))?));
+    }
+    Ok(Root::Dir(PathBuf::from(root)))
+}
+
+pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    if args.k == 0 {
+        bail!("-k must be at least 1");
+    }
+    let root = root_of(&args.root)?;
+    if let Root::Dir(dir) = &root {
+        if !dir.is_dir() {
+            bail!("replay root {} is not a directory", dir.display());
+        }
+    }
+    JsonDirWriter::create(&args.out)
+        .with_context(|| format!("cannot write reports to {}", args.out.display()))?;
+
+    let runtime = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .context("starting tokio")?,
+    );
+    let spool = args
+        .spool
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("argus-spool-{}", std::process::id())));
+    let (resolver, feed_source): (Arc<dyn FileResolver>, FeedSource) = match root {
+        Root::Dir(dir) => (Arc::new(LocalResolver), FeedSource::Dir(dir)),
+        Root::Store(at) => {
+            let resolver = SpoolResolver::new(at.clone(), runtime.clone(), &spool)
+                .with_context(|| format!("creating spool directory {}", spool.display()))?;
+            (Arc::new(resolver), FeedSource::Store(at, runtime.clone()))
+        }
+    };
+    // The feed is opened now, so that a missing root fails before the cluster starts.
+    let first_feed = std::sync::Mutex::new(Some(feed_source.open()?));
+
+    let out = args.out.clone();
+    let metrics = Arc::new(Metrics::default());
+    let job = Job {
+        dataflow: DataflowConfig { k: args.k, window: args.window, ..DataflowConfig::default() },
+        cluster: args.cluster.config(),
+        feeds: Arc::new(move |index, _peers| {
+            if index != 0 {
+                return None;
+            }
+            first_feed.lock().unwrap_or_else(|e| e.into_inner()).take().map(|f| f as Box<dyn Feed>)
+        }),
+        writers: Arc::new(move |_| {
+            let json = JsonDirWriter::create(&out)?;
+            Ok(vec![Box::new(json) as Box<dyn ReportWriter>])
+        }),
+        resolver,
+        metrics: metrics.clone(),
+    };
+    let progress = Progress::start(metrics.clone());
+    let result = argus_pipeline::run(job);
+    progress.finish();
+    let _ = std::fs::remove_dir_all(&spool);
+    result.context("replay failed")?;
+    tracing::info!(
+        batches = Metrics::get(&metrics.batches_finished),
+        failed = Metrics::get(&metrics.batches_failed),
+        bytes = Metrics::get(&metrics.bytes_parsed),
+        records = Metrics::get(&metrics.records_parsed),
+        out = %args.out.display(),
+        "replay finished"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What the worker reading the input opens.
+enum FeedSource {
+    Dir(PathBuf),
+    Store(argus_ingest::StoreAt, Arc<tokio::runtime::Runtime>),
+}
+
+impl FeedSource {
+    fn open(self) -> anyhow::Result<Box<dyn Feed + Send>> {
+        Ok(match self {
+            FeedSource::Dir(dir) => Box::new(DirFeed::open(Path::new(&dir))?),
+            FeedSource::Store(at, runtime) => {
+                let base = at.base.clone();
+                Box::new(StoreFeed::open(at, runtime).with_context(|| format!("listing {base}"))?)
+            }
+        })
+    }
 }

@@ -4,3 +4,4 @@
 mod generate;
 mod inspect;
 mod replay;
+mod util;

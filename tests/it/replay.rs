@@ -1,1 +1,133 @@
 //! End-to-end tests of `argus replay`.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::util::{argus, free_port, read_tree, run_ok, vector_root, vectors};
+
+fn replay(root: &Path, out: &Path, extra: &[&str]) {
+    run_ok(argus().arg("replay").arg(root).arg("--out").arg(out).args(extra));
+}
+
+/// A report with `error` texts replaced by whether there is one (texts may differ).
+fn normalized(mut report: Value) -> Value {
+    if let Some(files) = report.get_mut("files").and_then(Value::as_array_mut) {
+        for file in files {
+            file["error"] = Value::Bool(!file["error"].is_null());
+        }
+    }
+    report
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .unwrap()
+}
+
+#[test]
+fn replaying_the_vectors_gives_the_expected_reports() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = vector_root(tmp.path());
+    let out = tmp.path().join("out");
+    replay(&root, &out, &["-k", "10"]);
+
+    let expected_dir = vectors().join("expected/batches");
+    let mut expected_names: Vec<_> =
+        std::fs::read_dir(&expected_dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let mut written: Vec<_> =
+        std::fs::read_dir(out.join("batches")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    expected_names.sort();
+    written.sort();
+    assert_eq!(written, expected_names, "one report per batch directory");
+    for name in expected_names {
+        let expected = json(&expected_dir.join(&name));
+        let got = json(&out.join("batches").join(&name));
+        assert_eq!(normalized(got), normalized(expected), "{name:?}");
+    }
+    assert_eq!(json(&out.join("fleet.json")), json(&vectors().join("expected/fleet.json")));
+}
+
+/// A replay root with a file large enough to be split across workers, the vectors'
+/// corrupt files, and an unreadable file.
+fn mixed_root(dir: &Path) -> std::path::PathBuf {
+    let root = vector_root(dir);
+    let big = root.join("0a-big-batch");
+    std::fs::create_dir_all(&big).unwrap();
+    // About 20 MB in 64 KiB chunks: several ranges, so several workers parse one file.
+    let bytes = argus_parser::testing::file_with(500_000, 64 << 10, argus_parser::Compression::None);
+    std::fs::write(big.join("drive.rec"), &bytes).unwrap();
+    let zstd = argus_parser::testing::file_with(200_000, 256 << 10, argus_parser::Compression::Zstd);
+    std::fs::write(big.join("drive-zstd.rec"), zstd).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("/nonexistent/argus", big.join("gone.rec")).unwrap();
+    root
+}
+
+#[test]
+fn output_is_byte_identical_with_one_or_two_workers_and_two_processes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = mixed_root(tmp.path());
+
+    let one = tmp.path().join("w1");
+    replay(&root, &one, &["-w", "1"]);
+    let two = tmp.path().join("w2");
+    replay(&root, &two, &["-w", "2"]);
+
+    // Two processes of two workers each, a timely cluster on loopback.
+    let cluster = tmp.path().join("cluster");
+    let hostfile = tmp.path().join("hosts");
+    std::fs::write(&hostfile, format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port())).unwrap();
+    let processes: Vec<_> = (0..2)
+        .map(|p| {
+            argus()
+                .arg("replay")
+                .arg(&root)
+                .arg("--out")
+                .arg(&cluster)
+                .args(["-w", "2", "-n", "2", "-p", &p.to_string(), "--hostfile"])
+                .arg(&hostfile)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut process in processes {
+        assert!(process.wait().unwrap().success(), "a cluster process failed");
+    }
+
+    let reference = read_tree(&one);
+    assert!(reference.len() > 15, "reports written: {}", reference.len());
+    assert_eq!(read_tree(&two), reference, "-w 2 differs from -w 1");
+    assert_eq!(read_tree(&cluster), reference, "2 processes differ from 1");
+
+    // The unreadable file is a rejected entry with the OS error, and the run went on.
+    let big = json(&one.join("batches/0a-big-batch.json"));
+    let gone = big["files"].as_array().unwrap().iter().find(|f| f["file_id"] == "gone.rec").unwrap();
+    assert_eq!(gone["status"], "rejected");
+    assert!(gone["error"].as_str().unwrap().contains("No such file"), "{gone}");
+    assert_eq!(big["status"], "completed");
+    assert!(big["records"].as_u64().unwrap() >= 700_000);
+}
+
+#[test]
+fn a_missing_root_or_unwritable_out_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let output = argus()
+        .arg("replay")
+        .arg(tmp.path().join("nope"))
+        .arg("--out")
+        .arg(tmp.path().join("o"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("nope") && stderr.contains("not a directory"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let output = argus().arg("replay").arg(vectors().join("data")).arg("--out").arg(&file).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot write reports"), "{stderr}");
+}
