@@ -4,4 +4,5 @@
 mod generate;
 mod inspect;
 mod replay;
+mod s3;
 mod util;

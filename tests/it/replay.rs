@@ -131,3 +131,42 @@ fn a_missing_root_or_unwritable_out_is_a_clear_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cannot write reports"), "{stderr}");
 }
+
+#[test]
+fn a_replay_from_s3_equals_the_local_replay() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = mixed_root(tmp.path());
+    std::fs::remove_file(root.join("0a-big-batch/gone.rec")).unwrap(); // a link has no object form
+    let local = tmp.path().join("local");
+    replay(&root, &local, &["-w", "2"]);
+
+    let s3 = crate::s3::S3Server::start();
+    s3.create_bucket("fleet");
+    assert!(s3.upload_tree("fleet", &root, "archive/2026") > 20);
+    let remote = tmp.path().join("remote");
+    let spool = tmp.path().join("spool");
+    run_ok(
+        argus()
+            .args(["replay", "s3://fleet/archive/2026", "-w", "2", "--out"])
+            .arg(&remote)
+            .arg("--spool")
+            .arg(&spool)
+            .envs(s3.env()),
+    );
+    // Empty batch directories have no objects, so S3 knows nothing of them.
+    let mut expected = read_tree(&local);
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let path = entry.unwrap().path();
+        if std::fs::read_dir(&path).unwrap().next().is_none() {
+            let name = format!("batches/{}.json", path.file_name().unwrap().to_string_lossy());
+            expected.remove(&name).unwrap();
+        }
+    }
+    let fleet = |tree: &std::collections::BTreeMap<String, Vec<u8>>| tree.get("fleet.json").cloned();
+    assert_eq!(fleet(&read_tree(&remote)), fleet(&expected), "empty batches do not change the fleet");
+    assert_eq!(read_tree(&remote), expected);
+    assert!(
+        !spool.exists() || std::fs::read_dir(&spool).unwrap().next().is_none(),
+        "spool files are removed"
+    );
+}
