@@ -4,7 +4,7 @@
 
 use std::fs::ReadDir;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use argus_pipeline::{Feed, FeedEvent, FeedState, FileReady};
 
@@ -53,7 +53,7 @@ fn rec_files(dir: &Path) -> io::Result<Vec<(String, String)>> {
     Ok(files)
 }
 
-fn path_string(path: &PathBuf) -> String {
+fn path_string(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 

@@ -1,5 +1,7 @@
 //! The replay writer: `OUT/batches/<batch_id>.json` and `OUT/fleet.json`, each written to
-//! a temporary file and renamed, so a reader never sees half a report.
+//! a temporary file and renamed, so a reader never sees half a report. Files are not
+//! fsynced: replay output can be made again from its input, and the durable record of
+//! the live service is the database store.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -36,7 +38,7 @@ fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), SinkErr
     let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
     serde_json::to_writer_pretty(&mut file, value)?;
     file.write_all(b"\n")?;
-    file.into_inner().map_err(|e| e.into_error())?.sync_data()?;
+    file.into_inner().map_err(|e| e.into_error())?;
     std::fs::rename(&tmp, path)?;
     Ok(())
 }

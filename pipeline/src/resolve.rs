@@ -35,8 +35,11 @@ impl FileResolver for LocalResolver {
 #[derive(Clone)]
 pub struct MapCache {
     resolver: Arc<dyn FileResolver>,
-    files: Arc<Mutex<HashMap<String, (Time, Arc<RecFile>)>>>,
+    files: Arc<Mutex<Mapped>>,
 }
+
+/// Mapped files by location, with the time of the batch that mapped them.
+type Mapped = HashMap<String, (Time, Arc<RecFile>)>;
 
 impl std::fmt::Debug for MapCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -78,7 +81,7 @@ impl MapCache {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Time, Arc<RecFile>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Mapped> {
         // A poisoned lock means a worker panicked; the map itself is still consistent.
         self.files.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -2,7 +2,7 @@
 //! holds a capability for each open batch until all its files are in (or it times out),
 //! so that the frontier passing a batch's time means the batch is complete.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use timely::container::CapacityContainerBuilder;
@@ -77,7 +77,8 @@ pub fn file_source<'s>(
         // Batch ids already complete: repeats of their events change nothing. Grows with the
         // number of batches seen in this run (ids only); the store dedupes across runs.
         let mut done: HashSet<String> = HashSet::new();
-        let mut in_flight: BTreeSet<Time> = BTreeSet::new();
+        // Batches emitted but not yet durable, by time.
+        let mut in_flight: BTreeMap<Time, usize> = BTreeMap::new();
         let mut finished = false;
         let mut events = Vec::new();
 
@@ -91,11 +92,13 @@ pub fn file_source<'s>(
 
             // Acknowledge what is durable, and make room for more batches.
             let durable_before = durable.with_frontier(|f| f.first().copied().unwrap_or(Time::MAX));
-            in_flight.retain(|t| *t >= durable_before);
+            in_flight.retain(|t, _| *t >= durable_before);
             feed.durable_before(durable_before);
 
             let mut state = FeedState::Idle;
-            if !finished && in_flight.len() < config.max_batches_in_flight {
+            let blocked = in_flight.values().sum::<usize>() >= config.max_batches_in_flight;
+            let mut opened = false;
+            if !finished && !blocked {
                 events.clear();
                 state = feed.poll(config.events_per_activation, &mut events);
                 finished = state == FeedState::Finished;
@@ -103,7 +106,8 @@ pub fn file_source<'s>(
                     match event {
                         FeedEvent::EmptyBatch { batch_id } => {
                             if done.insert(batch_id.clone()) {
-                                in_flight.insert(time);
+                                *in_flight.entry(time).or_default() += 1;
+                                opened = true;
                                 output.session(&*base_cap).give(SourceItem::Open {
                                     time,
                                     batch_id,
@@ -116,7 +120,8 @@ pub fn file_source<'s>(
                                 continue;
                             }
                             let batch = open.entry(file.batch_id.clone()).or_insert_with(|| {
-                                in_flight.insert(time);
+                                *in_flight.entry(time).or_default() += 1;
+                                opened = true;
                                 OpenBatch {
                                     cap: base_cap.clone(),
                                     file_count: file.file_count,
@@ -150,8 +155,16 @@ pub fn file_source<'s>(
                 base = None; // the source is done: the frontier may pass every time
                 return;
             }
+            if opened {
+                // New batches get a later time, so the frontier can pass `time` as soon as
+                // the batches opened at it are done, without waiting for the clock to tick.
+                base_cap.downgrade(&(time + 1));
+            }
+            let blocked = in_flight.values().sum::<usize>() >= config.max_batches_in_flight;
             match state {
-                FeedState::Ready if in_flight.len() < config.max_batches_in_flight => activator.activate(),
+                // Blocked on durability: look at the probe again soon.
+                _ if blocked => activator.activate_after(Duration::from_millis(1)),
+                FeedState::Ready => activator.activate(),
                 _ => activator.activate_after(config.idle_tick),
             }
         }

@@ -80,6 +80,9 @@ pub enum FleetChange {
     Top(Rank),
 }
 
+/// The fleet changes of one time, and the capability to report it done.
+type PendingChanges = (Capability<Time>, Vec<(FleetChange, isize)>);
+
 /// Keeps the fleet report on worker 0 and writes it whenever a time completes (and once
 /// at the end, so an empty run still has a fleet report).
 pub fn fleet_sink<'s>(
@@ -97,7 +100,7 @@ pub fn fleet_sink<'s>(
         move |_, _| {
             // Every change goes to worker 0; the other workers see an empty input and write
             // nothing (not even the final report of an empty run).
-            let mut pending: BTreeMap<Time, (Capability<Time>, Vec<(FleetChange, isize)>)> = BTreeMap::new();
+            let mut pending: BTreeMap<Time, PendingChanges> = BTreeMap::new();
             let mut state: HashMap<FleetChange, isize> = HashMap::new();
             let mut written = false;
             let write = move |report: &FleetReport| {
