@@ -1,1 +1,19 @@
 //! The report store and the diagnosis sink.
+//!
+//! - [`Store`]: PostgreSQL or SQLite behind one type, opened from a URL, migrated with
+//!   [`Store::migrate`]; idempotent batch writes, the reads the REST API needs, the fleet
+//!   query, the LLM token budget and the Kafka offset checkpoints.
+//! - [`diagnosis`]: the rule engine over the DTC knowledge base, the optional LLM step
+//!   with its budget and fallbacks.
+//! - [`StoreWriter`]: the pipeline's [`argus_pipeline::sink::ReportWriter`] over a store.
+
+pub mod diagnosis;
+mod error;
+pub mod store;
+mod writer;
+
+pub use error::StoreError;
+pub use store::{
+    Backend, BatchState, FleetQuery, KafkaOffset, Store, StoreOptions, TimeWindow, WriteOutcome,
+};
+pub use writer::{StoreWriter, write_finished_batch};

@@ -1,0 +1,143 @@
+//! The diagnosis step: the rule diagnosis always, then, when an LLM is configured, one
+//! call within the daily token budget. Any failure of the LLM step (budget exhausted,
+//! timeout, HTTP error, an answer that does not parse, the budget table unreachable) falls
+//! back on the rule diagnosis with the reason recorded.
+
+use std::time::SystemTime;
+
+use argus_pipeline::report::FinishedBatch;
+
+use super::kb::KnowledgeBase;
+use super::llm::{CallError, LlmClient, LlmConfig};
+use super::model::Diagnosis;
+use super::{prompt, rules};
+use crate::store::{Reservation, Store};
+
+/// Diagnoses finished batches. Shared by every writer of a process (`Arc<Diagnoser>`).
+#[derive(Debug)]
+pub struct Diagnoser {
+    kb: &'static KnowledgeBase,
+    llm: Option<LlmClient>,
+}
+
+impl Diagnoser {
+    /// Rules only.
+    pub fn rules_only() -> Self {
+        Self { kb: KnowledgeBase::embedded(), llm: None }
+    }
+
+    /// Rules, then the LLM of `config`.
+    pub fn with_llm(config: LlmConfig) -> Result<Self, String> {
+        Ok(Self { kb: KnowledgeBase::embedded(), llm: Some(LlmClient::new(config)?) })
+    }
+
+    /// With the LLM of the environment when `ARGUS_LLM_BASE_URL` is set (see [`LlmConfig::from_env`]).
+    pub fn from_env() -> Result<Self, String> {
+        match LlmConfig::from_env()? {
+            Some(config) => Self::with_llm(config),
+            None => Ok(Self::rules_only()),
+        }
+    }
+
+    /// The rule diagnosis alone (no I/O).
+    pub fn rules(&self, batch: &FinishedBatch) -> Diagnosis {
+        rules::diagnose(batch, self.kb)
+    }
+
+    /// Diagnoses a batch, charging today's (UTC) token budget.
+    pub async fn diagnose(&self, store: &Store, batch: &FinishedBatch) -> Diagnosis {
+        self.diagnose_on(store, batch, &utc_day(SystemTime::now())).await
+    }
+
+    /// Diagnoses a batch, charging the budget of `day` (`YYYY-MM-DD`).
+    pub async fn diagnose_on(&self, store: &Store, batch: &FinishedBatch, day: &str) -> Diagnosis {
+        let rules = self.rules(batch);
+        let Some(llm) = &self.llm else { return rules };
+        let id = batch.report.batch_id.as_str();
+        let fallback = |reason: String| {
+            tracing::warn!(batch_id = id, reason = %reason, "llm diagnosis not used, rules stand");
+            Diagnosis { fallback_reason: Some(reason), ..rules.clone() }
+        };
+        if batch.report.top_errors.is_empty() {
+            return Diagnosis { fallback_reason: Some("no error codes to diagnose".into()), ..rules };
+        }
+        let messages = prompt::messages(batch, &rules, self.kb);
+        let estimate = llm.estimate(&messages);
+        let budget = llm.config().daily_token_budget;
+        match store.reserve_tokens(id, day, estimate, budget).await {
+            Ok(Reservation::Granted | Reservation::AlreadyReserved) => {}
+            Ok(Reservation::Refused { charged, budget }) => {
+                return fallback(format!(
+                    "daily token budget exhausted: {charged} of {budget} charged, the call needs about {estimate}"
+                ));
+            }
+            Err(e) => return fallback(format!("token budget unavailable: {e}")),
+        }
+        let (result, used, outcome) = match llm.complete(&messages).await {
+            Ok(done) => {
+                let used = done.total_tokens.unwrap_or(estimate);
+                match prompt::parse_answer(&done.content, batch, &rules, self.kb, &llm.config().model) {
+                    Ok(diagnosis) => (Ok(diagnosis), used, "ok"),
+                    Err(why) => (Err(format!("llm answer did not parse: {why}")), used, "unparsable"),
+                }
+            }
+            // A timed-out request may still have been processed: charge the estimate.
+            Err(CallError::Timeout) => {
+                (Err(format!("llm timed out after {:?}", llm.config().timeout)), estimate, "timeout")
+            }
+            Err(CallError::Http { status, body }) => {
+                (Err(format!("llm http error {status}: {body}")), 0, "http_error")
+            }
+            Err(CallError::Transport(e)) => (Err(format!("llm unreachable: {e}")), 0, "transport_error"),
+            Err(CallError::BadResponse { reason, tokens }) => {
+                (Err(format!("llm answer did not parse: {reason}")), tokens.unwrap_or(estimate), "unparsable")
+            }
+        };
+        // A retry of a batch finds its reservation settled and changes nothing here.
+        if let Err(e) = store.settle_tokens(id, used, outcome).await {
+            tracing::warn!(batch_id = id, error = %e, "token usage not recorded");
+        }
+        match result {
+            Ok(diagnosis) => {
+                tracing::info!(batch_id = id, tokens = used, "llm diagnosis");
+                diagnosis
+            }
+            Err(reason) => fallback(reason),
+        }
+    }
+}
+
+/// The UTC calendar day of `t`, `YYYY-MM-DD` (the budget's key).
+pub fn utc_day(t: SystemTime) -> String {
+    let secs = t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::utc_day;
+
+    #[test]
+    fn utc_days() {
+        assert_eq!(utc_day(UNIX_EPOCH), "1970-01-01");
+        assert_eq!(utc_day(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29");
+        assert_eq!(utc_day(UNIX_EPOCH + Duration::from_secs(1_767_225_599)), "2025-12-31");
+        assert_eq!(utc_day(UNIX_EPOCH + Duration::from_secs(1_767_225_600)), "2026-01-01");
+    }
+}

@@ -1,0 +1,137 @@
+//! The DTC knowledge base (`datasets/dtc-knowledge-base.jsonl`: 9,533 generic SAE J2012
+//! codes from the CC0 obdex data set), embedded in the binary and parsed once on first use.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+const KB_JSONL: &str = include_str!("../../../datasets/dtc-knowledge-base.jsonl");
+
+/// How likely a cause is, as the knowledge base grades it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Likelihood {
+    Low,
+    Medium,
+    High,
+}
+
+impl Likelihood {
+    pub fn weight(self) -> f64 {
+        match self {
+            Likelihood::Low => 1.0,
+            Likelihood::Medium => 2.0,
+            Likelihood::High => 3.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Cause {
+    pub cause: String,
+    pub likelihood: Likelihood,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Repair {
+    pub difficulty: String,
+    pub diy_possible: bool,
+    pub estimated_cost_eur: [f64; 2],
+    pub estimated_hours: [f64; 2],
+}
+
+/// Absent flags are false (the data set omits most false ones).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(default)]
+pub struct Flags {
+    pub mil: bool,
+    pub emissions_relevant: bool,
+    pub drive_cycle_required: bool,
+    pub limp_mode_possible: bool,
+}
+
+/// One code of the knowledge base.
+#[derive(Debug, Clone, Deserialize)]
+pub struct KbEntry {
+    pub code: String,
+    pub category: String,
+    pub title: String,
+    pub description: String,
+    #[serde(default)]
+    pub affected_components: Vec<String>,
+    #[serde(default)]
+    pub common_causes: Vec<Cause>,
+    #[serde(default)]
+    pub symptoms: Vec<String>,
+    pub repair: Repair,
+    #[serde(default)]
+    pub flags: Flags,
+    #[serde(default)]
+    pub related_codes: Vec<String>,
+}
+
+/// The knowledge base, keyed by J2012 code without the failure-type byte (`P0301`).
+#[derive(Debug)]
+pub struct KnowledgeBase {
+    entries: HashMap<String, KbEntry>,
+}
+
+impl KnowledgeBase {
+    /// The embedded knowledge base. A line that does not parse is skipped with a warning
+    /// (a unit test checks that none does), so a bad line costs one code, not the service.
+    pub fn embedded() -> &'static KnowledgeBase {
+        static KB: OnceLock<KnowledgeBase> = OnceLock::new();
+        KB.get_or_init(|| {
+            let (kb, bad) = Self::parse(KB_JSONL);
+            if bad > 0 {
+                tracing::warn!(skipped = bad, "knowledge base lines that do not parse");
+            }
+            kb
+        })
+    }
+
+    /// Parses JSON Lines; returns the base and the number of lines skipped.
+    pub fn parse(jsonl: &str) -> (KnowledgeBase, usize) {
+        let mut entries = HashMap::new();
+        let mut bad = 0;
+        for line in jsonl.lines().filter(|l| !l.trim().is_empty()) {
+            match serde_json::from_str::<KbEntry>(line) {
+                Ok(entry) => {
+                    entries.insert(entry.code.clone(), entry);
+                }
+                Err(_) => bad += 1,
+            }
+        }
+        (KnowledgeBase { entries }, bad)
+    }
+
+    /// The entry of a J2012 code without its failure-type byte (`P0301`).
+    pub fn get(&self, base_code: &str) -> Option<&KbEntry> {
+        self.entries.get(base_code)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_line_of_the_embedded_base_parses() {
+        let (kb, bad) = KnowledgeBase::parse(KB_JSONL);
+        assert_eq!(bad, 0);
+        assert_eq!(kb.len(), 9533);
+        let misfire = kb.get("P0301").unwrap();
+        assert_eq!(misfire.title, "Cylinder 1 Misfire Detected");
+        assert!(misfire.flags.mil && !misfire.flags.limp_mode_possible);
+        assert!(kb.get("P1234").is_none(), "manufacturer codes are not in the generic base");
+    }
+}

@@ -1,0 +1,18 @@
+//! The diagnosis of a batch: a deterministic rule engine over the DTC knowledge base
+//! ([`rules`]), and an optional LLM step with a daily token budget and fallbacks
+//! ([`Diagnoser`]). Similar past batches are searched by the store when it writes the
+//! diagnosis (see `Store::write_batch_with_offsets`).
+
+pub mod code;
+mod engine;
+mod findings;
+pub mod kb;
+pub mod llm;
+mod model;
+mod prompt;
+pub mod rules;
+
+pub use engine::{Diagnoser, utc_day};
+pub use findings::PERSISTENT_EVENTS;
+pub use llm::LlmConfig;
+pub use model::{Diagnosis, DiagnosisSource, Hypothesis, Recommendation, RiskLevel, SimilarBatch, Statement};

@@ -1,0 +1,56 @@
+//! Errors of the store and the diagnosis.
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL names no supported backend.
+    #[error("unsupported database url {0:?}: expected postgres://… or sqlite://…")]
+    UnsupportedUrl(String),
+    /// The server could not be reached or refused the connection.
+    #[error("cannot connect to {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A value that the schema cannot hold (a count above `i64::MAX`, …).
+    #[error("value out of range: {0}")]
+    OutOfRange(String),
+    /// A stored value that does not parse (a status the code does not know, bad JSON, …).
+    #[error("corrupt stored value: {0}")]
+    Corrupt(String),
+    /// A finished batch that contradicts itself (its code counts do not add up, …).
+    #[error("invalid batch {batch_id}: {reason}")]
+    InvalidBatch { batch_id: String, reason: String },
+}
+
+impl StoreError {
+    /// Whether the database refused the statement because of a constraint or the status
+    /// trigger (as opposed to a connection or syntax problem).
+    pub fn is_constraint_violation(&self) -> bool {
+        let StoreError::Database(sqlx::Error::Database(db)) = self else { return false };
+        // Postgres: SQLSTATE class 23 (integrity constraint violation), which the status
+        // trigger raises too. SQLite: the extended result codes of SQLITE_CONSTRAINT (19),
+        // RAISE(ABORT) in a trigger included.
+        let code = db.code().unwrap_or_default();
+        if db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some() {
+            code.starts_with("23")
+        } else {
+            code.parse::<u32>().is_ok_and(|c| c & 0xff == 19)
+        }
+    }
+}
+
+/// Converts a count to the schema's signed 64-bit integer.
+pub(crate) fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::OutOfRange(format!("{what} = {value}")))
+}
+
+/// Converts a stored signed integer back to a count.
+pub(crate) fn to_u64(value: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} = {value}")))
+}

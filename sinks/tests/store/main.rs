@@ -1,0 +1,13 @@
+//! The report store against a real PostgreSQL server (127.0.0.1:5432, a fresh database per
+//! test) and against SQLite files, with the same test bodies.
+
+mod common;
+
+mod concurrency;
+mod diagnosis;
+mod llm;
+mod migrations;
+mod reads;
+mod status;
+mod vectors;
+mod writes;

@@ -1,0 +1,56 @@
+//! The schema from an empty database, and a second run that changes nothing.
+
+use crate::common::TestDb;
+
+const TABLES: [&str; 9] = [
+    "batch_status_transitions",
+    "batches",
+    "files",
+    "reports",
+    "batch_codes",
+    "diagnoses",
+    "token_usage",
+    "llm_reservations",
+    "kafka_offsets",
+];
+
+async fn from_empty_then_again(db: &TestDb) {
+    assert!(db.store.applied_migrations().await.is_err(), "an empty database has no migration table");
+    db.store.migrate().await.expect("first migration");
+    let applied = db.store.applied_migrations().await.expect("applied");
+    assert_eq!(applied, [1]);
+    for table in TABLES {
+        assert_eq!(db.scalar(&format!("SELECT COUNT(*) FROM {table} WHERE 1 = 0")).await, 0, "{table}");
+    }
+    let transitions = db.scalar("SELECT COUNT(*) FROM batch_status_transitions").await;
+    assert_eq!(transitions, 11);
+
+    db.store.migrate().await.expect("second migration is a no-op");
+    assert_eq!(db.store.applied_migrations().await.expect("applied"), applied);
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM batch_status_transitions").await, transitions);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_from_empty() {
+    from_empty_then_again(&TestDb::postgres_empty().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_from_empty() {
+    from_empty_then_again(&TestDb::sqlite_empty().await).await;
+}
+
+#[tokio::test]
+async fn bad_urls_are_clear_errors() {
+    let err = argus_sinks::Store::open("mysql://localhost/x").await.unwrap_err();
+    assert!(err.to_string().contains("unsupported database url"), "{err}");
+    let options = argus_sinks::StoreOptions {
+        acquire_timeout: std::time::Duration::from_secs(2),
+        ..Default::default()
+    };
+    // Port 1 on loopback: nothing listens there.
+    let err = argus_sinks::Store::open_with("postgres://u:secret@127.0.0.1:1/x", &options).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with("cannot connect to postgres://u:***@127.0.0.1:1/x"), "{text}");
+    assert!(!text.contains("secret"));
+}
