@@ -7,16 +7,14 @@ pub enum StoreError {
     #[error("unsupported database url {0:?}: expected postgres://… or sqlite://…")]
     UnsupportedUrl(String),
     /// The server could not be reached or refused the connection.
-    #[error("cannot connect to {url}: {source}")]
-    Connect {
-        url: String,
-        #[source]
-        source: sqlx::Error,
-    },
-    #[error("migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    #[error("cannot connect to {url}: {reason}")]
+    Connect { url: String, reason: String },
+    // The sqlx errors below are shown, not chained as sources: sqlx's own Display already
+    // repeats its source, and `{:#}` would print every message three times.
+    #[error("migration failed: {}", describe_migrate(.0))]
+    Migrate(sqlx::migrate::MigrateError),
+    #[error("database error: {}", describe(.0))]
+    Database(sqlx::Error),
     /// A value that the schema cannot hold (a count above `i64::MAX`, …).
     #[error("value out of range: {0}")]
     OutOfRange(String),
@@ -42,6 +40,33 @@ impl StoreError {
         } else {
             code.parse::<u32>().is_ok_and(|c| c & 0xff == 19)
         }
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Database(e)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migrate(e)
+    }
+}
+
+/// An sqlx error in one line: the server's own message when there is one.
+pub(crate) fn describe(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        other => other.to_string(),
+    }
+}
+
+fn describe_migrate(e: &sqlx::migrate::MigrateError) -> String {
+    match e {
+        sqlx::migrate::MigrateError::Execute(inner) => describe(inner),
+        other => other.to_string(),
     }
 }
 

@@ -14,8 +14,9 @@ mod write;
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::Connection;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 pub use budget::{Reservation, TokenUsage};
@@ -24,7 +25,7 @@ pub use read::{BatchSummary, StoredBatch, StoredFile};
 pub use status::BatchState;
 pub use write::{KafkaOffset, WriteOutcome};
 
-use crate::error::StoreError;
+use crate::error::{StoreError, describe};
 
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -77,12 +78,23 @@ impl Store {
     }
 
     pub async fn open_with(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
-        let connect_error = |source| StoreError::Connect { url: redact(url), source };
+        let connect_error = |e: sqlx::Error| StoreError::Connect { url: redact(url), reason: describe(&e) };
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let connect = PgConnectOptions::from_str(url).map_err(connect_error)?;
+            // One direct connection first: a pool retries until its timeout and then only
+            // says that it timed out, hiding "connection refused" or "no such database".
+            let probe = tokio::time::timeout(options.acquire_timeout, PgConnection::connect_with(&connect))
+                .await
+                .map_err(|_| StoreError::Connect {
+                    url: redact(url),
+                    reason: format!("no answer within {:?}", options.acquire_timeout),
+                })?
+                .map_err(connect_error)?;
+            probe.close().await.map_err(connect_error)?;
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
-                .connect(url)
+                .connect_with(connect)
                 .await
                 .map_err(connect_error)?;
             Ok(Store::Postgres(pool))
