@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use argus_pipeline::report::FinishedBatch;
 
+use super::code::ecu_label;
 use super::findings::{Finding, findings};
 use super::kb::KnowledgeBase;
 use super::model::{Diagnosis, DiagnosisSource, Hypothesis, Recommendation, RiskLevel, Statement};
@@ -170,10 +171,10 @@ fn recommendations(found: &[Finding<'_>]) -> Vec<Recommendation> {
             }
             None => Recommendation {
                 action: format!(
-                    "Read {} ({}) with the manufacturer's diagnostic tool; raised by ECU {}.",
+                    "Read {} ({}) with the manufacturer's diagnostic tool; raised by {}.",
                     f.code(),
                     f.title(),
-                    f.top.ecus.join(", ")
+                    f.top.ecus.iter().map(|e| ecu_label(e)).collect::<Vec<_>>().join(", ")
                 ),
                 codes: vec![f.code().to_owned()],
                 priority: f.severity,

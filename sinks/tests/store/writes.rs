@@ -149,3 +149,28 @@ async fn checks_refuse_raw_rows(db: &TestDb) {
     db.exec(accepted).await.expect("a well-formed rejected file");
 }
 both_backends!(raw_checks, checks_refuse_raw_rows);
+
+/// The pipeline calls the writer from a plain (timely worker) thread: it blocks on the
+/// runtime the store was opened on.
+async fn report_writer_from_a_worker_thread(db: &TestDb) {
+    use argus_pipeline::sink::ReportWriter;
+
+    let mut writer = argus_sinks::StoreWriter::new(
+        db.store.clone(),
+        std::sync::Arc::new(Diagnoser::rules_only()),
+        tokio::runtime::Handle::current(),
+    );
+    let batch = synthetic("w-1", "VINW", &[("P0301-00", 2)]);
+    let fleet = argus_pipeline::report::FleetReport::from_batches([&batch], 10);
+    let written = batch.clone();
+    tokio::task::spawn_blocking(move || {
+        writer.write_batch(&written).expect("write");
+        writer.write_batch(&written).expect("rewrite");
+        writer.write_fleet(&fleet).expect("fleet");
+    })
+    .await
+    .expect("worker thread");
+    assert_eq!(db.store.get_report("w-1").await.expect("read"), Some(batch.report));
+    assert_eq!(db.store.get_status("w-1").await.expect("status"), Some(BatchState::Completed));
+}
+both_backends!(report_writer, report_writer_from_a_worker_thread);
