@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use argus_pipeline::report::FinishedBatch;
 
 use super::kb::KnowledgeBase;
-use super::llm::{CallError, LlmClient, LlmConfig};
+use super::llm::{CallError, ConfigError, LlmClient, LlmConfig};
 use super::model::Diagnosis;
 use super::{prompt, rules};
 use crate::store::{Reservation, Store};
@@ -27,12 +27,12 @@ impl Diagnoser {
     }
 
     /// Rules, then the LLM of `config`.
-    pub fn with_llm(config: LlmConfig) -> Result<Self, String> {
+    pub fn with_llm(config: LlmConfig) -> Result<Self, ConfigError> {
         Ok(Self { kb: KnowledgeBase::embedded(), llm: Some(LlmClient::new(config)?) })
     }
 
     /// With the LLM of the environment when `ARGUS_LLM_BASE_URL` is set (see [`LlmConfig::from_env`]).
-    pub fn from_env() -> Result<Self, String> {
+    pub fn from_env() -> Result<Self, ConfigError> {
         match LlmConfig::from_env()? {
             Some(config) => Self::with_llm(config),
             None => Ok(Self::rules_only()),

@@ -18,6 +18,14 @@ pub enum Likelihood {
 }
 
 impl Likelihood {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Likelihood::Low => "low",
+            Likelihood::Medium => "medium",
+            Likelihood::High => "high",
+        }
+    }
+
     pub fn weight(self) -> f64 {
         match self {
             Likelihood::Low => 1.0,

@@ -50,15 +50,16 @@ impl LlmConfig {
 
     /// The configuration from the environment, `None` when `ARGUS_LLM_BASE_URL` is unset
     /// (the LLM step is optional); an error for a value that does not parse.
-    pub fn from_env() -> Result<Option<Self>, String> {
+    pub fn from_env() -> Result<Option<Self>, ConfigError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let Some(base_url) = var("ARGUS_LLM_BASE_URL") else { return Ok(None) };
-        let model = var("ARGUS_LLM_MODEL").ok_or("ARGUS_LLM_BASE_URL is set but ARGUS_LLM_MODEL is not")?;
+        let model = var("ARGUS_LLM_MODEL")
+            .ok_or_else(|| ConfigError("ARGUS_LLM_BASE_URL is set but ARGUS_LLM_MODEL is not".into()))?;
         let mut config = Self::new(base_url, model);
         config.api_key = var("ARGUS_LLM_API_KEY");
-        let number = |name: &str| -> Result<Option<u64>, String> {
+        let number = |name: &str| -> Result<Option<u64>, ConfigError> {
             var(name)
-                .map(|v| v.parse().map_err(|_| format!("{name}={v:?} is not a whole number")))
+                .map(|v| v.parse().map_err(|_| ConfigError(format!("{name}={v:?} is not a whole number"))))
                 .transpose()
         };
         if let Some(n) = number("ARGUS_LLM_DAILY_TOKENS")? {
@@ -68,11 +69,17 @@ impl LlmConfig {
             config.timeout = Duration::from_secs(n);
         }
         if let Some(n) = number("ARGUS_LLM_MAX_TOKENS")? {
-            config.max_output_tokens = u32::try_from(n).map_err(|_| "ARGUS_LLM_MAX_TOKENS is too large")?;
+            config.max_output_tokens =
+                u32::try_from(n).map_err(|_| ConfigError("ARGUS_LLM_MAX_TOKENS is too large".into()))?;
         }
         Ok(Some(config))
     }
 }
+
+/// A configuration of the LLM step that cannot work.
+#[derive(Debug, thiserror::Error)]
+#[error("llm configuration: {0}")]
+pub struct ConfigError(pub String);
 
 /// Why a call gave no usable answer (before its content is parsed).
 #[derive(Debug)]
@@ -137,11 +144,11 @@ pub struct LlmClient {
 }
 
 impl LlmClient {
-    pub fn new(config: LlmConfig) -> Result<Self, String> {
+    pub fn new(config: LlmConfig) -> Result<Self, ConfigError> {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .build()
-            .map_err(|e| format!("cannot build the http client: {e}"))?;
+            .map_err(|e| ConfigError(format!("cannot build the http client: {e}")))?;
         Ok(Self { config, http })
     }
 

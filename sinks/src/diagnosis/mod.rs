@@ -14,5 +14,5 @@ pub mod rules;
 
 pub use engine::{Diagnoser, utc_day};
 pub use findings::PERSISTENT_EVENTS;
-pub use llm::LlmConfig;
+pub use llm::{ConfigError, LlmConfig};
 pub use model::{Diagnosis, DiagnosisSource, Hypothesis, Recommendation, RiskLevel, SimilarBatch, Statement};

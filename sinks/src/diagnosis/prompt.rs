@@ -30,7 +30,7 @@ pub fn messages(batch: &FinishedBatch, rules: &Diagnosis, kb: &KnowledgeBase) ->
                     "title": e.title,
                     "description": e.description,
                     "common_causes": e.common_causes.iter()
-                        .map(|c| json!({"cause": c.cause, "likelihood": format!("{:?}", c.likelihood).to_lowercase()}))
+                        .map(|c| json!({"cause": c.cause, "likelihood": c.likelihood.as_str()}))
                         .collect::<Vec<_>>(),
                     "flags": {"mil": e.flags.mil, "emissions_relevant": e.flags.emissions_relevant,
                               "limp_mode_possible": e.flags.limp_mode_possible},

@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::{Store, dialect, with_pool};
+use super::{Store, begin_write, dialect, with_pool};
 use crate::error::{StoreError, to_i64, to_u64};
 
 /// What a reservation attempt got.
@@ -46,7 +46,7 @@ impl Store {
         let estimate_i = to_i64(estimate.max(1), "token estimate")?;
         let backend = self.backend();
         with_pool!(self, pool => {
-            let mut tx = pool.begin_with(dialect(backend, "BEGIN", "BEGIN IMMEDIATE")).await?;
+            let mut tx = pool.begin_with(begin_write(backend)).await?;
             sqlx::query("INSERT INTO token_usage (day) VALUES ($1) ON CONFLICT (day) DO NOTHING")
                 .bind(day)
                 .execute(&mut *tx)
@@ -99,7 +99,7 @@ impl Store {
         let used = to_i64(used, "tokens used")?;
         let backend = self.backend();
         with_pool!(self, pool => {
-            let mut tx = pool.begin_with(dialect(backend, "BEGIN", "BEGIN IMMEDIATE")).await?;
+            let mut tx = pool.begin_with(begin_write(backend)).await?;
             let row: Option<(String, i64, Option<String>)> = sqlx::query_as(dialect(
                 backend,
                 "SELECT day, tokens_estimated, outcome FROM llm_reservations WHERE batch_id = $1 FOR UPDATE",

@@ -4,7 +4,7 @@
 
 use argus_pipeline::report::{FleetReport, FleetTopError};
 
-use super::{Backend, Store, dialect, with_pool};
+use super::{Backend, Store, byte_order, with_pool};
 use crate::error::{StoreError, to_i64, to_u64};
 
 /// A half-open range `[from_ns, to_ns)` of record time: a batch is inside when its last
@@ -99,33 +99,20 @@ impl Store {
     }
 }
 
-/// `COLLATE "C"` in Postgres, whose default collation is the locale's, not byte order;
-/// SQLite's default (BINARY) is byte order already.
-fn byte_order(backend: Backend) -> &'static str {
-    dialect(backend, " COLLATE \"C\"", "")
-}
-
 /// The similar-batch search: for batch $1 (whose codes are already in batch_codes), every
 /// other completed batch sharing a code, with the dot product of the two count vectors
 /// and the other batch's norm; the best five by dot / norm (the cosine up to this batch's
 /// own norm), ties by batch id. Products of integer counts are exact in f64.
-pub(crate) fn similar_sql(backend: Backend) -> &'static str {
-    dialect(
-        backend,
+pub(crate) fn similar_sql(backend: Backend) -> String {
+    format!(
         "SELECT o.batch_id, CAST(SUM(CAST(m.events AS DOUBLE PRECISION) * o.events) AS DOUBLE PRECISION) AS dot, \
          b.code_norm FROM batch_codes m JOIN batch_codes o ON o.code = m.code AND o.batch_id <> m.batch_id \
          JOIN batches b ON b.batch_id = o.batch_id \
          WHERE m.batch_id = $1 AND b.status = 'completed' AND b.code_norm > 0 \
          GROUP BY o.batch_id, b.code_norm \
-         ORDER BY SUM(CAST(m.events AS DOUBLE PRECISION) * o.events) / b.code_norm DESC, o.batch_id COLLATE \"C\" \
+         ORDER BY SUM(CAST(m.events AS DOUBLE PRECISION) * o.events) / b.code_norm DESC, o.batch_id{} \
          LIMIT 5",
-        "SELECT o.batch_id, CAST(SUM(CAST(m.events AS DOUBLE PRECISION) * o.events) AS DOUBLE PRECISION) AS dot, \
-         b.code_norm FROM batch_codes m JOIN batch_codes o ON o.code = m.code AND o.batch_id <> m.batch_id \
-         JOIN batches b ON b.batch_id = o.batch_id \
-         WHERE m.batch_id = $1 AND b.status = 'completed' AND b.code_norm > 0 \
-         GROUP BY o.batch_id, b.code_norm \
-         ORDER BY SUM(CAST(m.events AS DOUBLE PRECISION) * o.events) / b.code_norm DESC, o.batch_id \
-         LIMIT 5",
+        byte_order(backend)
     )
 }
 

@@ -160,6 +160,23 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// How a write transaction starts: SQLite takes the write lock at once, so that two
+/// writers queue on the busy timeout instead of failing when a read lock cannot be upgraded.
+pub(crate) fn begin_write(backend: Backend) -> &'static str {
+    dialect(backend, "BEGIN", "BEGIN IMMEDIATE")
+}
+
+/// `COLLATE "C"` in Postgres, whose default collation is the locale's, not byte order;
+/// SQLite's default (BINARY) is byte order already.
+pub(crate) fn byte_order(backend: Backend) -> &'static str {
+    dialect(backend, " COLLATE \"C\"", "")
+}
+
+/// Serialises a value the store writes as JSON.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("cannot serialise: {e}")))
+}
+
 /// The SQL text for a backend: Postgres spelling first, SQLite second.
 pub(crate) fn dialect<'a>(backend: Backend, postgres: &'a str, sqlite: &'a str) -> &'a str {
     match backend {

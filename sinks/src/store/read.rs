@@ -6,7 +6,7 @@ use argus_pipeline::report::{BatchReport, FileEntry};
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{BatchState, KafkaOffset, Store, dialect, with_pool};
+use super::{BatchState, KafkaOffset, Store, byte_order, dialect, with_pool};
 use crate::diagnosis::Diagnosis;
 use crate::error::{StoreError, to_u64};
 
@@ -87,7 +87,7 @@ impl Store {
         let files_sql = format!(
             "SELECT file_id, bytes, status, error, records, error_events, chunks_good, chunks_corrupt, \
              bytes_skipped, truncated, uri, sha256 FROM files WHERE batch_id = $1 ORDER BY file_id{}",
-            dialect(self.backend(), " COLLATE \"C\"", "")
+            byte_order(self.backend())
         );
         with_pool!(self, pool => {
             let Some(row) = sqlx::query(&batch_sql).bind(batch_id).fetch_optional(pool).await? else {
@@ -132,7 +132,7 @@ impl Store {
         let sql = format!(
             "SELECT batch_id, status, records, error_events, first_ts_ns, last_ts_ns, created_at_ms \
              FROM batches WHERE vin = $1 ORDER BY created_at_ms DESC, batch_id{} DESC LIMIT $2",
-            dialect(self.backend(), " COLLATE \"C\"", "")
+            byte_order(self.backend())
         );
         with_pool!(self, pool => {
             let rows = sqlx::query(&sql).bind(vin).bind(i64::from(limit)).fetch_all(pool).await?;

@@ -10,7 +10,7 @@
 use argus_pipeline::report::FinishedBatch;
 use serde::{Deserialize, Serialize};
 
-use super::{BatchState, Store, dialect, with_pool};
+use super::{BatchState, Store, begin_write, dialect, to_json, with_pool};
 use crate::diagnosis::Diagnosis;
 use crate::error::{StoreError, to_i64};
 
@@ -43,7 +43,7 @@ macro_rules! upsert_offsets {
 macro_rules! similar_batches {
     ($backend:expr, $tx:ident, $id:expr, $norm:expr) => {{
         let rows: Vec<(String, f64, f64)> =
-            sqlx::query_as(super::fleet::similar_sql($backend)).bind($id).fetch_all(&mut *$tx).await?;
+            sqlx::query_as(&super::fleet::similar_sql($backend)).bind($id).fetch_all(&mut *$tx).await?;
         rows.into_iter()
             .map(|(batch_id, dot, other)| crate::diagnosis::SimilarBatch {
                 batch_id,
@@ -146,13 +146,12 @@ impl Store {
         let row = BatchRow::new(batch)?;
         let report = &batch.report;
         let id = report.batch_id.as_str();
-        let document = serde_json::to_string(report).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let top_errors =
-            serde_json::to_string(&report.top_errors).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let document = to_json(report)?;
+        let top_errors = to_json(&report.top_errors)?;
         let k = i32::try_from(report.k).map_err(|_| StoreError::OutOfRange(format!("k = {}", report.k)))?;
         let backend = self.backend();
         with_pool!(self, pool => {
-            let mut tx = pool.begin_with(dialect(backend, "BEGIN", "BEGIN IMMEDIATE")).await?;
+            let mut tx = pool.begin_with(begin_write(backend)).await?;
             sqlx::query(
                 "INSERT INTO batches (batch_id, status, vin) VALUES ($1, 'uploaded', $2) \
                  ON CONFLICT (batch_id) DO NOTHING",
@@ -258,8 +257,7 @@ impl Store {
             } else {
                 Vec::new()
             };
-            let diagnosis_json =
-                serde_json::to_string(&diagnosis).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let diagnosis_json = to_json(&diagnosis)?;
             sqlx::query(dialect(
                 backend,
                 "INSERT INTO diagnoses (batch_id, source, fallback_reason, risk, model, document) \
@@ -302,7 +300,7 @@ impl Store {
     pub async fn commit_offsets(&self, offsets: &[KafkaOffset]) -> Result<(), StoreError> {
         let backend = self.backend();
         with_pool!(self, pool => {
-            let mut tx = pool.begin_with(dialect(backend, "BEGIN", "BEGIN IMMEDIATE")).await?;
+            let mut tx = pool.begin_with(begin_write(backend)).await?;
             upsert_offsets!(backend, tx, offsets);
             tx.commit().await?;
             Ok(())
