@@ -10,9 +10,9 @@ pub mod llm_server;
 
 use argus_sinks::Store;
 
-/// Where the Postgres server is; `ARGUS_TEST_POSTGRES_URL` overrides it.
+/// Where the Postgres server is; `ARGUS_TEST_DATABASE_URL` overrides it.
 pub fn admin_url() -> String {
-    std::env::var("ARGUS_TEST_POSTGRES_URL")
+    std::env::var("ARGUS_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
