@@ -12,6 +12,9 @@ use argus_pipeline::{
     ClusterConfig, DataflowConfig, Feed, FileResolver, Job, JsonDirWriter, LocalResolver, Metrics,
     ReportWriter,
 };
+use argus_sinks::diagnosis::Diagnoser;
+use argus_sinks::store::redact;
+use argus_sinks::{Store, StoreWriter};
 
 use crate::progress::Progress;
 
@@ -20,9 +23,14 @@ use crate::progress::Progress;
 pub struct ReplayArgs {
     /// A directory (or `file://`, `s3://bucket/prefix` URL) whose sub-directories are batches.
     pub root: String,
-    /// Where the reports go: OUT/batches/<batch_id>.json and OUT/fleet.json.
+    /// Write the reports as OUT/batches/<batch_id>.json and OUT/fleet.json.
+    #[arg(long, required_unless_present = "database_url")]
+    pub out: Option<PathBuf>,
+    /// Also (or instead) write each finished batch (status, files, report, diagnosis) to
+    /// this store in one transaction: `postgres://…` or `sqlite://path?mode=rwc`. The
+    /// schema is created or updated first. The LLM step is configured by ARGUS_LLM_*.
     #[arg(long)]
-    pub out: PathBuf,
+    pub database_url: Option<String>,
     /// Entries in `top_errors`.
     #[arg(short, long, default_value_t = argus_pipeline::DEFAULT_K)]
     pub k: usize,
@@ -105,8 +113,9 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             bail!("replay root {} is not a directory", dir.display());
         }
     }
-    JsonDirWriter::create(&args.out)
-        .with_context(|| format!("cannot write reports to {}", args.out.display()))?;
+    if let Some(out) = &args.out {
+        JsonDirWriter::create(out).with_context(|| format!("cannot write reports to {}", out.display()))?;
+    }
 
     let runtime = Arc::new(
         tokio::runtime::Builder::new_multi_thread()
@@ -115,6 +124,10 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             .build()
             .context("starting tokio")?,
     );
+    let store = match &args.database_url {
+        Some(url) => Some(open_store(url, &runtime)?),
+        None => None,
+    };
     let spool = args
         .spool
         .clone()
@@ -131,6 +144,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let first_feed = std::sync::Mutex::new(Some(feed_source.open()?));
 
     let out = args.out.clone();
+    let store_handle = runtime.handle().clone();
     let metrics = Arc::new(Metrics::default());
     let job = Job {
         dataflow: DataflowConfig { k: args.k, window: args.window, ..DataflowConfig::default() },
@@ -142,8 +156,18 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             first_feed.lock().unwrap_or_else(|e| e.into_inner()).take().map(|f| f as Box<dyn Feed>)
         }),
         writers: Arc::new(move |_| {
-            let json = JsonDirWriter::create(&out)?;
-            Ok(vec![Box::new(json) as Box<dyn ReportWriter>])
+            let mut writers: Vec<Box<dyn ReportWriter>> = Vec::new();
+            if let Some(out) = &out {
+                writers.push(Box::new(JsonDirWriter::create(out)?));
+            }
+            if let Some((store, diagnoser)) = &store {
+                writers.push(Box::new(StoreWriter::new(
+                    store.clone(),
+                    diagnoser.clone(),
+                    store_handle.clone(),
+                )));
+            }
+            Ok(writers)
         }),
         resolver,
         metrics: metrics.clone(),
@@ -158,10 +182,18 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         failed = Metrics::get(&metrics.batches_failed),
         bytes = Metrics::get(&metrics.bytes_parsed),
         records = Metrics::get(&metrics.records_parsed),
-        out = %args.out.display(),
         "replay finished"
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Opens and migrates the store, and builds the diagnosis from the environment.
+fn open_store(url: &str, runtime: &tokio::runtime::Runtime) -> anyhow::Result<(Store, Arc<Diagnoser>)> {
+    let shown = redact(url);
+    let store = runtime.block_on(Store::open(url)).with_context(|| format!("opening the store {shown}"))?;
+    runtime.block_on(store.migrate()).with_context(|| format!("migrating the store {shown}"))?;
+    let diagnoser = Diagnoser::from_env().context("configuring the diagnosis")?;
+    Ok((store, Arc::new(diagnoser)))
 }
 
 /// What the worker reading the input opens.

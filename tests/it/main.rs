@@ -5,4 +5,5 @@ mod generate;
 mod inspect;
 mod replay;
 mod s3;
+mod store;
 mod util;
