@@ -3,6 +3,9 @@
 use crate::chunk::{CHUNK_HEADER_LEN, ChunkHeader, MAX_PAYLOAD_LEN};
 use crate::record::{RecordError, validate_records};
 
+/// The magic number that starts a standard zstd frame (RFC 8878, 3.1.1).
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+
 /// Why a chunk that passed check 1 is corrupt (its records do not count).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Corruption {
@@ -73,6 +76,14 @@ impl ChunkDecoder {
     }
 
     fn decompress(&mut self, stored: &[u8], raw_len: usize) -> Result<&[u8], Corruption> {
+        // The spec's compression 1 is "one zstd frame holding the whole payload". libzstd
+        // alone would also accept no bytes at all, several concatenated frames, skippable
+        // frames and legacy (pre-1.0) frames; each is a payload that is not one frame.
+        if !stored.starts_with(&ZSTD_MAGIC)
+            || zstd::zstd_safe::find_frame_compressed_size(stored) != Ok(stored.len())
+        {
+            return Err(Corruption::Zstd);
+        }
         if self.scratch.len() < raw_len {
             self.scratch.resize(raw_len, 0);
         }
