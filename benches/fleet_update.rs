@@ -1,0 +1,255 @@
+//! Fleet update cost: the time to add ONE batch to a running dataflow whose fleet already
+//! holds 10,000 batches, against adding one batch to an empty fleet (goal: ≤ 2×).
+//!
+//! ```text
+//! cargo bench --bench fleet_update                        # 10,000 batches
+//! ARGUS_BENCH_QUICK=1 cargo bench --bench fleet_update    # 500 batches, seconds
+//! ```
+//!
+//! Both are driven through `argus_pipeline::run` with a `ChannelFeed` and a capturing
+//! writer. A measurement is the wall time from sending the new batch's file event on the
+//! channel to the fleet sink handing the writer a fleet report that counts it.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use argus_parser::{Compression, KIND_DTC, KIND_LOG, RecWriter, Record, WriterConfig};
+use argus_pipeline::source::SourceConfig;
+use argus_pipeline::{ChannelFeed, DataflowConfig, FeedEvent, FileReady, Metrics};
+use common::{Capture, env_or, median, print_table};
+
+/// Distinct DTC codes across the fleet, and vehicles.
+const CODES: u64 = 400;
+const VEHICLES: u64 = 2_000;
+const SESSION_NS: u64 = 1_767_225_600_000_000_000;
+
+/// A small deterministic generator (PCG-style LCG, high bits).
+struct Lcg(u64);
+
+impl Lcg {
+    fn new(seed: u64) -> Self {
+        let mut lcg = Self(seed ^ 0x9E37_79B9_7F4A_7C15);
+        lcg.next();
+        lcg
+    }
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        self.next() as f64 / (1u64 << 31) as f64
+    }
+}
+
+/// Writes one small batch (one file, 100–300 records, ~70% DTC error events over a skewed
+/// choice of `CODES` codes, the rest info logs) and returns its feed events.
+fn write_batch(root: &Path, batch_id: &str, seed: u64) -> Vec<FeedEvent> {
+    let dir = root.join(batch_id);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut rng = Lcg::new(seed);
+    let vin = format!("BENCH{:012}", rng.next() % VEHICLES);
+    let start = SESSION_NS + seed * 1_000_000_000;
+    let path = dir.join("seg-00.rec");
+    let config = WriterConfig { chunk_bytes: 8192, compression: Compression::None, zstd_level: 1 };
+    let out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let mut writer =
+        RecWriter::new(out, vin.as_bytes().try_into().unwrap(), start, "fw-1.0", config).unwrap();
+    let records = 100 + rng.next() % 200;
+    for i in 0..records {
+        let dtc = rng.next() % 10 < 7;
+        // Skewed: rank = CODES * u^3 puts most events on a few hundred... dozen codes.
+        let rank = ((CODES as f64) * rng.unit().powi(3)) as u64;
+        let record = Record {
+            kind: if dtc { KIND_DTC } else { KIND_LOG },
+            severity: if dtc { 3 } else { 2 },
+            ecu: 0x07E0 + (rng.next() % 4) as u16,
+            ts_ns: start + i * 10_000_000,
+            code: if dtc { 0x01_0000 + (rank as u32) * 0x0101 } else { 100 },
+            dtc_status: if dtc { 0x09 } else { 0 },
+            message: b"bench",
+        };
+        writer.push(&record).unwrap();
+    }
+    writer.finish().unwrap();
+    vec![FeedEvent::File(FileReady {
+        batch_id: batch_id.to_owned(),
+        file_id: "seg-00.rec".into(),
+        location: path.to_string_lossy().into_owned(),
+        file_count: 1,
+    })]
+}
+
+/// The events of `n` batches under `root`, written once and reused (a marker records it).
+fn fleet_batches(root: &Path, prefix: &str, n: u64, seed_base: u64) -> Vec<Vec<FeedEvent>> {
+    let marker = root.join(format!("{prefix}.complete"));
+    let done = marker.exists();
+    if !done {
+        eprintln!("writing {n} small batches under {} ...", root.display());
+    }
+    let batches: Vec<Vec<FeedEvent>> = (0..n)
+        .map(|i| {
+            let id = format!("{prefix}-{i:06}");
+            if done {
+                let location = root.join(&id).join("seg-00.rec").to_string_lossy().into_owned();
+                vec![FeedEvent::File(FileReady {
+                    batch_id: id,
+                    file_id: "seg-00.rec".into(),
+                    location,
+                    file_count: 1,
+                })]
+            } else {
+                write_batch(root, &id, seed_base + i)
+            }
+        })
+        .collect();
+    if !done {
+        std::fs::write(&marker, format!("{n}\n")).unwrap();
+    }
+    batches
+}
+
+/// A dataflow running on its own thread, fed through a channel.
+struct Running {
+    tx: Sender<FeedEvent>,
+    fleet_rx: Receiver<(u64, Instant)>,
+    handle: std::thread::JoinHandle<Result<(), argus_pipeline::RunError>>,
+}
+
+impl Running {
+    fn start(workers: usize) -> Self {
+        let (tx, rx) = mpsc::channel();
+        let (fleet_tx, fleet_rx) = mpsc::channel();
+        let capture = Capture { fleet_tx: Some(Arc::new(Mutex::new(fleet_tx))), ..Capture::default() };
+        let dataflow = DataflowConfig {
+            source: SourceConfig { idle_tick: Duration::from_millis(1), ..SourceConfig::default() },
+            ..DataflowConfig::default()
+        };
+        let job = common::job(
+            Box::new(ChannelFeed::new(rx)),
+            capture,
+            dataflow,
+            workers,
+            Arc::new(Metrics::default()),
+        );
+        let handle = std::thread::spawn(move || argus_pipeline::run(job));
+        Self { tx, fleet_rx, handle }
+    }
+
+    fn send(&self, events: &[FeedEvent]) {
+        for event in events {
+            self.tx.send(event.clone()).unwrap();
+        }
+    }
+
+    /// Waits for the first fleet report counting `batches`; returns when it was written.
+    fn wait_fleet(&self, batches: u64, timeout: Duration) -> Instant {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.fleet_rx.recv_timeout(left) {
+                Ok((n, at)) if n >= batches => return at,
+                Ok(_) => {}
+                Err(error) => panic!("waiting for a fleet of {batches} batches: {error}"),
+            }
+        }
+    }
+
+    fn drain(&self) {
+        while self.fleet_rx.try_recv().is_ok() {}
+    }
+
+    fn stop(self) {
+        drop(self.tx);
+        self.handle.join().unwrap().unwrap();
+    }
+}
+
+/// Times one batch from send to its fleet report.
+fn time_one(running: &Running, events: &[FeedEvent], expect: u64) -> Duration {
+    // Let the dataflow settle (idle merging, the previous batch's sinks) before timing.
+    std::thread::sleep(Duration::from_millis(30));
+    running.drain();
+    let sent = Instant::now();
+    running.send(events);
+    running.wait_fleet(expect, Duration::from_secs(60)) - sent
+}
+
+fn ms(d: f64) -> String {
+    format!("{d:.2} ms")
+}
+
+fn main() {
+    let quick = common::quick();
+    let fleet_n: u64 = env_or("ARGUS_BENCH_FLEET", if quick { 500 } else { 10_000 });
+    let reps: usize = env_or("ARGUS_BENCH_ITERS", if quick { 5 } else { 15 });
+    let workers_list: Vec<usize> = if quick { vec![1] } else { vec![1, 2] };
+    let root: PathBuf = common::data_dir().join(format!("fleet-small-{fleet_n}"));
+    std::fs::create_dir_all(&root).unwrap();
+    let fleet = fleet_batches(&root, "fleet", fleet_n, 0);
+    let probes = fleet_batches(&root, "probe", reps as u64, 1_000_000);
+
+    println!("fleet update: {fleet_n} small batches (1 file of 100-300 records, {CODES} DTC codes");
+    println!("skewed, {VEHICLES} vehicles) then one more; {reps} repetitions, median and min.");
+    println!("timed: send of the batch's file event on the ChannelFeed -> the capturing writer's");
+    println!("write_fleet with fleet.batches counting it. It includes: the source noticing the event");
+    println!("(idle_tick = 1 ms, so <= 1 ms), split (map + chunk walk), parse, the gather barrier,");
+    println!("the differential fleet update (count_total x3, distinct_total, 2 joins, 3-level Top-K)");
+    println!("and the fleet sink's frontier wait; empty fleet = a fresh dataflow per repetition.");
+    common::note_load("fleet_update");
+
+    let mut rows = Vec::new();
+    for &workers in &workers_list {
+        // Empty fleet: a fresh, idle dataflow each time.
+        let mut empty = Vec::new();
+        for probe in &probes {
+            let running = Running::start(workers);
+            std::thread::sleep(Duration::from_millis(100));
+            empty.push(time_one(&running, probe, 1).as_secs_f64() * 1e3);
+            running.stop();
+        }
+
+        // A fleet of `fleet_n` batches, then the same probe batches one by one.
+        let running = Running::start(workers);
+        let fed = Instant::now();
+        for batch in &fleet {
+            running.send(batch);
+        }
+        running.wait_fleet(fleet_n, Duration::from_secs(1800));
+        let feed_s = fed.elapsed().as_secs_f64();
+        std::thread::sleep(Duration::from_millis(500));
+        let mut full = Vec::new();
+        for (i, probe) in probes.iter().enumerate() {
+            full.push(time_one(&running, probe, fleet_n + i as u64 + 1).as_secs_f64() * 1e3);
+        }
+        running.stop();
+
+        let (e, f) = (median(&empty), median(&full));
+        eprintln!("[w={workers}] empty: {empty:.2?} ms");
+        eprintln!("[w={workers}] full:  {full:.2?} ms");
+        rows.push(vec![
+            workers.to_string(),
+            format!("{} (min {})", ms(e), ms(common::min(&empty))),
+            format!("{} (min {})", ms(f), ms(common::min(&full))),
+            format!("{:.2}x", f / e),
+            format!("{:.0} batches/s", fleet_n as f64 / feed_s),
+        ]);
+    }
+    println!();
+    print_table(
+        &[
+            "workers",
+            "one batch, empty fleet (median)",
+            &format!("one batch, {fleet_n}-batch fleet (median)"),
+            "ratio (goal <= 2x)",
+            &format!("feeding the {fleet_n}"),
+        ],
+        &rows,
+    );
+    println!("load average after: {}", common::loadavg());
+}
