@@ -14,8 +14,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use argus_parser::{Compression, KIND_DTC, KIND_LOG, RecWriter, Record, WriterConfig};
@@ -125,7 +125,7 @@ impl Running {
     fn start(workers: usize) -> Self {
         let (tx, rx) = mpsc::channel();
         let (fleet_tx, fleet_rx) = mpsc::channel();
-        let capture = Capture { fleet_tx: Some(Arc::new(Mutex::new(fleet_tx))), ..Capture::default() };
+        let capture = Capture { fleet_tx: Some(fleet_tx), ..Capture::default() };
         let dataflow = DataflowConfig {
             source: SourceConfig { idle_tick: Duration::from_millis(1), ..SourceConfig::default() },
             ..DataflowConfig::default()

@@ -104,7 +104,7 @@ pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 pub struct Capture {
     pub batches: Arc<Mutex<u64>>,
     pub fleet: Arc<Mutex<Option<FleetReport>>>,
-    pub fleet_tx: Option<Arc<Mutex<Sender<(u64, Instant)>>>>,
+    pub fleet_tx: Option<Sender<(u64, Instant)>>,
 }
 
 impl ReportWriter for Capture {
@@ -116,7 +116,7 @@ impl ReportWriter for Capture {
     fn write_fleet(&mut self, fleet: &FleetReport) -> Result<(), SinkError> {
         let at = Instant::now();
         if let Some(tx) = &self.fleet_tx {
-            let _ = tx.lock().unwrap().send((fleet.batches, at));
+            let _ = tx.send((fleet.batches, at));
         }
         *self.fleet.lock().unwrap() = Some(fleet.clone());
         Ok(())
