@@ -143,6 +143,7 @@ impl Damager {
                 file.set_len(keep)?;
                 Ok(keep)
             }
+            (Damage::Garbage, _, _) => Ok(len),
             _ => self.reject(file, len),
         }
     }

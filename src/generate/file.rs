@@ -124,7 +124,8 @@ pub fn write_damaged(
     let (mut zstd_raw, mut zstd_stored) = (0u64, 0u64);
     let mut written = FILE_HEADER_LEN as u64;
     progress(written);
-    while written + CHUNK_HEADER_LEN as u64 + 64 < params.size {
+    // The size counts the writer's bytes only: a damaged file is the clean one plus garbage.
+    while writer.bytes_written() + CHUNK_HEADER_LEN as u64 + 64 < params.size {
         let zstd = match params.compression {
             Compression::None => false,
             Compression::Zstd => true,
@@ -140,7 +141,7 @@ pub fn write_damaged(
             (true, 0) => ZSTD_RATIO_GUESS,
             (true, raw) => zstd_stored as f64 / raw as f64,
         };
-        let room = (params.size - written - CHUNK_HEADER_LEN as u64) as f64 / ratio;
+        let room = (params.size - writer.bytes_written() - CHUNK_HEADER_LEN as u64) as f64 / ratio;
         let target = layout.random_range(base / 2..=base).min(room as u64).max(1);
         let mut raw = 0u64;
         while raw < target {
@@ -192,5 +193,101 @@ impl Write for Shared<'_> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.0.try_borrow_mut().map_err(io::Error::other)?.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use argus_parser::{FileStatus, scan_file};
+
+    use super::*;
+
+    fn params(seed: u64, compression: Compression) -> FileParams {
+        FileParams { seed, size: 300_000, compression, ..FileParams::default() }
+    }
+
+    fn stats(path: &Path) -> (argus_parser::FileScan, argus_parser::FileStats) {
+        let scan = scan_file(&std::fs::read(path).unwrap());
+        let stats = argus_parser::FileStats::of_scan(&scan);
+        (scan, stats)
+    }
+
+    #[test]
+    fn each_damage_is_what_the_spec_reader_sees() {
+        let dir = tempfile::tempdir().unwrap();
+        for seed in 1..6 {
+            for compression in [Compression::None, Compression::Zstd, Compression::Mixed] {
+                let clean = dir.path().join("clean.rec");
+                let p = params(seed, compression);
+                let written = write_damaged(&clean, &p, None, &mut |_| {}).unwrap();
+                let (_, ok) = stats(&clean);
+                assert_eq!((ok.status, ok.bytes), (FileStatus::Ok, written.bytes));
+                assert!(ok.chunks_good >= 3, "{ok:?}");
+                for damage in Damage::ALL {
+                    let path = dir.path().join("damaged.rec");
+                    let w = write_damaged(&path, &p, Some(damage), &mut |_| {}).unwrap();
+                    assert_eq!(w.bytes, std::fs::metadata(&path).unwrap().len());
+                    let (_, s) = stats(&path);
+                    let what = format!("{damage:?} seed {seed} {compression:?}: {s:?}");
+                    match damage {
+                        Damage::PayloadBitFlip => {
+                            assert!(s.chunks_corrupt == 1 && s.bytes_skipped == 0, "{what}")
+                        }
+                        Damage::ChunkHeader => {
+                            assert!(s.chunks_good == ok.chunks_good - 1 && s.bytes_skipped > 48, "{what}")
+                        }
+                        Damage::Garbage => {
+                            assert!(
+                                s.chunks_good == ok.chunks_good && s.bytes_skipped == w.bytes - ok.bytes,
+                                "{what}"
+                            )
+                        }
+                        Damage::TruncatedTail => {
+                            assert!(s.truncated && s.chunks_good == ok.chunks_good - 1, "{what}")
+                        }
+                        Damage::RejectedHeader => assert_eq!(s.status, FileStatus::Rejected, "{what}"),
+                    }
+                    if damage != Damage::RejectedHeader {
+                        assert_eq!(s.status, FileStatus::Partial, "{what}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sizes_are_close_to_the_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.rec");
+        for (size, compression, slack) in [
+            (2_000_000, Compression::None, 0.02),
+            (2_000_000, Compression::Zstd, 0.15),
+            (2_000_000, Compression::Mixed, 0.15),
+            (20_000, Compression::None, 0.05),
+            (100, Compression::None, 1.0),
+        ] {
+            let bytes =
+                write_file(&path, &FileParams { size, compression, ..FileParams::default() }).unwrap();
+            let error = (bytes as f64 - size as f64).abs() / size as f64;
+            assert!(error <= slack, "{size} {compression:?}: {bytes} bytes");
+            assert_eq!(stats(&path).1.status, FileStatus::Ok);
+        }
+    }
+
+    #[test]
+    fn zstd_chunks_are_compressed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("z.rec");
+        write_file(&path, &params(9, Compression::Zstd)).unwrap();
+        let (zstd, _) = stats(&path);
+        write_file(&path, &params(9, Compression::None)).unwrap();
+        let (plain, _) = stats(&path);
+        // Same size on disk, so the compressed file holds several times the records.
+        assert!(
+            zstd.content.records > 2 * plain.content.records,
+            "{} {}",
+            zstd.content.records,
+            plain.content.records
+        );
     }
 }

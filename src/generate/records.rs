@@ -3,7 +3,7 @@
 //! from a fixed table or one reused buffer, so generating allocates nothing per record.
 
 use argus_parser::{KIND_DTC, KIND_LOG, Record};
-use rand::{Rng, RngCore};
+use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 
 use super::vehicle::Vehicle;
@@ -77,16 +77,23 @@ impl<'v> RecordStream<'v> {
 
     /// The next record; its message borrows from this stream until the next call.
     pub fn next_record(&mut self) -> Record<'_> {
-        self.ts_ns += self.rng.random_range(100_000..2_000_000);
+        self.ts_ns += 100_000 + u64::from(self.below(1_900_000));
         // About a third of the records are DTC snapshots, the rest log lines.
-        if self.rng.random_ratio(1, 3) { self.dtc() } else { self.log() }
+        if self.below(3) == 0 { self.dtc() } else { self.log() }
+    }
+
+    /// A number in `0..n` from one 32-bit draw (multiply-shift: no rejection loop in the
+    /// hot path; the bias, below n / 2^32, does not matter for synthetic data).
+    #[inline]
+    fn below(&mut self, n: u32) -> u32 {
+        ((u64::from(self.rng.next_u32()) * u64::from(n)) >> 32) as u32
     }
 
     fn dtc(&mut self) -> Record<'_> {
         let source = &self.vehicle.dtcs[self.vehicle.dtc_rank.sample(self.rng.next_u32())];
-        let failed = self.rng.random_range(0..1000) < source.failed_permille;
+        let failed = self.below(1000) < source.failed_permille;
         let statuses = if failed { &FAILED } else { &NOT_FAILED };
-        let status = statuses[self.rng.random_range(0..statuses.len())];
+        let status = statuses[self.below(statuses.len() as u32) as usize];
         // The lamp (bit 7) makes it an error for the driver; otherwise a warning.
         let severity = if status & 0x80 != 0 { 4 } else { 3 };
         Record {
@@ -103,7 +110,7 @@ impl<'v> RecordStream<'v> {
     fn log(&mut self) -> Record<'_> {
         let v = self.vehicle;
         // Mostly info; errors and fatals rare, as in a healthy car's log.
-        let severity = match self.rng.random_range(0..100) {
+        let severity = match self.below(100) {
             0..5 => 0,
             5..20 => 1,
             20..75 => 2,
@@ -111,14 +118,13 @@ impl<'v> RecordStream<'v> {
             90..98 => 4,
             _ => 5,
         };
-        let (ecu, code) = if severity >= 4 && self.rng.random_ratio(9, 10) {
+        let (ecu, code) = if severity >= 4 && self.below(10) < 9 {
             let app = v.apps[v.app_rank.sample(self.rng.next_u32())];
             (app.ecu, app.code)
         } else {
-            let ecu = v.ecus[self.rng.random_range(0..v.ecus.len())];
+            let ecu = v.ecus[self.below(v.ecus.len() as u32) as usize];
             // Warnings often carry a code too; they are not error events (severity 3).
-            let code =
-                if severity == 3 && self.rng.random_bool(0.5) { self.rng.random_range(1..500) } else { 0 };
+            let code = if severity == 3 && self.below(2) == 0 { 1 + self.below(499) } else { 0 };
             (ecu, code)
         };
         let table: &[Line] = match severity {
@@ -129,11 +135,11 @@ impl<'v> RecordStream<'v> {
             4 => &ERROR,
             _ => &FATAL,
         };
-        let (text, number, suffix) = table[self.rng.random_range(0..table.len())];
+        let (text, number, suffix) = table[self.below(table.len() as u32) as usize];
         self.message.clear();
         self.message.extend_from_slice(text.as_bytes());
         if let Some((lo, hi)) = number {
-            let n = self.rng.random_range(lo..hi);
+            let n = lo + self.below(hi - lo);
             if text.ends_with("0x") {
                 push_hex(&mut self.message, n)
             } else {
