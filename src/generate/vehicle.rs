@@ -157,11 +157,14 @@ fn dtc_sources(rng: &mut ChaCha8Rng, known: &'static [KnownCode], ecus: &[u16]) 
         let ecu = ecu_for(ecus, code.high, rng);
         sources.push(DtcSource { dtc, ecu, text: code.title.clone(), failed_permille: failed_permille(rng) });
     }
+    // The ranking is the vehicle's own: which code dominates differs from car to car.
+    sources.shuffle(rng);
     let count = rng.random_range(2..6);
     let chosen: Vec<&(&str, &'static str)> = MANUFACTURER.choose_multiple(rng, count).collect();
     for (code, text) in chosen {
         let Some(high) = codes::parse_j2012(code) else { continue };
-        let at = rng.random_range(0..=sources.len());
+        // Manufacturer codes rank high: they are what a make's own ECUs report most.
+        let at = rng.random_range(0..=sources.len().min(12));
         let ecu = ecu_for(ecus, high, rng);
         let source = DtcSource {
             dtc: u32::from(high) << 8,
@@ -171,8 +174,6 @@ fn dtc_sources(rng: &mut ChaCha8Rng, known: &'static [KnownCode], ecus: &[u16]) 
         };
         sources.insert(at, source);
     }
-    // The ranking is the vehicle's own: which code dominates differs from car to car.
-    sources.shuffle(rng);
     sources
 }
 
