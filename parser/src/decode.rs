@@ -57,6 +57,19 @@ impl ChunkDecoder {
         offset: usize,
         header: &ChunkHeader,
     ) -> Result<&'a [u8], Corruption> {
+        let raw = self.raw_payload(file, offset, header)?;
+        validate_records(raw, header.record_count)?;
+        Ok(raw)
+    }
+
+    /// Checks 2 to 4 only: the raw payload, its records not yet walked. The scanner runs
+    /// check 5 in the same pass that counts the records.
+    pub(crate) fn raw_payload<'a>(
+        &'a mut self,
+        file: &'a [u8],
+        offset: usize,
+        header: &ChunkHeader,
+    ) -> Result<&'a [u8], Corruption> {
         if header.stored_len > MAX_PAYLOAD_LEN || header.raw_len > MAX_PAYLOAD_LEN {
             return Err(Corruption::TooLarge);
         }
@@ -71,7 +84,7 @@ impl ChunkDecoder {
             1 => self.decompress(stored, header.raw_len as usize)?,
             other => return Err(Corruption::UnknownCompression(other)),
         };
-        validate_records(raw, header.record_count)?;
+        debug_assert_eq!(raw.len(), header.raw_len as usize);
         Ok(raw)
     }
 

@@ -10,8 +10,24 @@ use crate::record::{KIND_DTC, KIND_LOG, Record, SEVERITY_ERROR, SEVERITY_FATAL, 
 const TAG_SHIFT: u32 = 56;
 const TAG_DTC: u64 = 1;
 const TAG_APP: u64 = 2;
+// `of_event` computes the tag as TAG_APP minus one for a DTC.
+const _: () = assert!(TAG_APP - 1 == TAG_DTC);
+// `is_error_event` tests both severities with one mask.
+const _: () = assert!(SEVERITY_ERROR & !1 == SEVERITY_ERROR && SEVERITY_FATAL & !1 == SEVERITY_ERROR);
 const ECU_SHIFT: u32 = 40;
 const DTC_MASK: u32 = 0x00FF_FFFF;
+
+/// Whether a record is an error event: a DTC with testFailed set, or a LOG of severity
+/// exactly error (4) or fatal (5) with a non-zero code. Severities 6 and 7 are undefined
+/// values seen in real data, not worse ones. Computed without branches (see `of_event`).
+#[inline(always)]
+pub(crate) fn is_error_event(kind: u8, severity: u8, code: u32, dtc_status: u8) -> bool {
+    let failed_dtc = (kind == KIND_DTC) & (dtc_status & STATUS_TEST_FAILED != 0);
+    // 4 and 5 differ in bit 0 only: one mask and one comparison.
+    let severe = severity & !1 == SEVERITY_ERROR;
+    let app_error = (kind == KIND_LOG) & severe & (code != 0);
+    failed_dtc | app_error
+}
 
 /// The key of an error event, packed: a tag, and either the 24-bit DTC or the ECU and the
 /// application code. Never zero.
@@ -27,19 +43,19 @@ impl CodeAtEcu {
     /// Classifies a record: `Some` when it is an error event.
     #[inline(always)]
     pub fn of(record: &Record<'_>) -> Option<Self> {
-        let ecu = u64::from(record.ecu) << ECU_SHIFT;
-        if record.kind == KIND_DTC {
-            if record.dtc_status & STATUS_TEST_FAILED == 0 {
-                return None;
-            }
-            return Some(Self(TAG_DTC << TAG_SHIFT | ecu | u64::from(record.code & DTC_MASK)));
-        }
-        // Exactly error (4) or fatal (5): bytes 6 and 7 are undefined severities, not worse ones.
-        let severe = record.severity == SEVERITY_ERROR || record.severity == SEVERITY_FATAL;
-        if record.kind == KIND_LOG && severe && record.code != 0 {
-            return Some(Self(TAG_APP << TAG_SHIFT | ecu | u64::from(record.code)));
-        }
-        None
+        let Record { kind, severity, ecu, code, dtc_status, .. } = *record;
+        is_error_event(kind, severity, code, dtc_status).then(|| Self::of_event(kind, ecu, code))
+    }
+
+    /// The key of a record already known to be an error event. Branch-free, like
+    /// [`is_error_event`]: in the hot loop DTCs and log lines come in no predictable order.
+    #[inline(always)]
+    pub(crate) fn of_event(kind: u8, ecu: u16, code: u32) -> Self {
+        let dtc = u64::from(kind == KIND_DTC);
+        debug_assert!(kind == KIND_DTC || kind == KIND_LOG);
+        // A DTC keeps the low 24 bits of its code (the high byte is ignored); a LOG all 32.
+        let code = u64::from(code) & (0xFFFF_FFFF >> (8 * dtc));
+        Self((TAG_APP - dtc) << TAG_SHIFT | u64::from(ecu) << ECU_SHIFT | code)
     }
 
     /// The ECU address that raised the event.

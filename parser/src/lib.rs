@@ -23,6 +23,7 @@
 
 mod bytes;
 mod chunk;
+mod count;
 mod decode;
 mod event;
 mod file;

@@ -2,10 +2,9 @@
 //! file ([`scan_file`]). Partial results merge, so any split of a file into ranges adds up
 //! to the sequential result.
 
+use crate::count::RecordPass;
 use crate::decode::ChunkDecoder;
-use crate::event::CodeAtEcu;
 use crate::header::{FileHeader, Rejection};
-use crate::record::Records;
 use crate::tally::CodeTally;
 use crate::walk::{ChunkRange, ChunkWalk, Layout, Step};
 
@@ -45,6 +44,7 @@ pub fn merge_ts(a: Option<(u64, u64)>, b: Option<(u64, u64)>) -> Option<(u64, u6
 #[derive(Debug, Default)]
 pub struct Scanner {
     decoder: ChunkDecoder,
+    pass: RecordPass,
 }
 
 impl Scanner {
@@ -67,6 +67,7 @@ impl Scanner {
         }
     }
 
+    /// Checks 2 to 5 and the counting of one chunk; its records count only when it is good.
     fn scan_chunk(
         &mut self,
         file: &[u8],
@@ -74,30 +75,15 @@ impl Scanner {
         header: &crate::chunk::ChunkHeader,
         out: &mut RangeScan,
     ) {
-        let Ok(payload) = self.decoder.payload(file, offset, header) else {
-            out.chunks_corrupt += 1;
-            return;
+        let good = match self.decoder.raw_payload(file, offset, header) {
+            Ok(raw) => self.pass.run(raw, header.record_count, out).is_ok(),
+            Err(_) => false,
         };
-        out.chunks_good += 1;
-        if header.record_count == 0 {
-            return;
+        if good {
+            out.chunks_good += 1;
+        } else {
+            out.chunks_corrupt += 1;
         }
-        let (mut first, mut last) = out.ts_range.unwrap_or((u64::MAX, 0));
-        let mut records = 0u64;
-        let mut events = 0u64;
-        for record in Records::new(payload) {
-            records += 1;
-            first = first.min(record.ts_ns);
-            last = last.max(record.ts_ns);
-            if let Some(code) = CodeAtEcu::of(&record) {
-                events += 1;
-                out.codes.add(code, record.ts_ns);
-            }
-        }
-        debug_assert_eq!(records, u64::from(header.record_count), "validated payload");
-        out.records += records;
-        out.error_events += events;
-        out.ts_range = Some((first, last));
     }
 }
 

@@ -1,0 +1,97 @@
+//! The hot loop: check 5 and the counting of a chunk's records in one pass.
+//!
+//! A corrupt chunk's records must not count, yet whether a chunk is corrupt is known only
+//! at its end. So the pass counts into locals and notes where the error events are (their
+//! offsets, branch-free: DTCs and log lines come in no order a predictor could learn); only
+//! once the whole payload checked out are the events added to the tally.
+
+use crate::bytes::{read_u16, read_u32, read_u64};
+use crate::event::{CodeAtEcu, is_error_event};
+use crate::record::{KIND_DTC, KIND_LOG, RECORD_HEADER_LEN, RecordError};
+use crate::scan::RangeScan;
+
+/// Reused state of the pass: the offsets of one chunk's error events. At most one per 24
+/// payload bytes, so its size is bounded by the largest chunk (a sixth of it).
+#[derive(Debug, Default)]
+pub(crate) struct RecordPass {
+    events: Vec<u32>,
+}
+
+impl RecordPass {
+    /// Checks the records of `payload` (check 5) and, when they are valid, adds them to `out`.
+    pub(crate) fn run(
+        &mut self,
+        payload: &[u8],
+        expected: u32,
+        out: &mut RangeScan,
+    ) -> Result<(), RecordError> {
+        debug_assert!(payload.len() <= crate::chunk::MAX_PAYLOAD_LEN as usize, "offsets fit in u32");
+        // One slot per possible record, so that the walk writes without growing.
+        let slots = payload.len() / RECORD_HEADER_LEN + 1;
+        if self.events.len() < slots {
+            self.events.resize(slots, 0);
+        }
+        let events = &mut self.events[..slots];
+        let walked = walk(payload, events)?;
+        if walked.records != u64::from(expected) {
+            return Err(RecordError::CountMismatch { expected, found: walked.records });
+        }
+        for &event in &events[..walked.events] {
+            let r = &payload[event as usize..];
+            let key = CodeAtEcu::of_event(r[4], read_u16(r, 6), read_u32(r, 16));
+            out.codes.add(key, read_u64(r, 8));
+        }
+        out.records += walked.records;
+        out.error_events += walked.events as u64;
+        if walked.records > 0 {
+            out.ts_range = crate::scan::merge_ts(out.ts_range, Some((walked.first, walked.last)));
+        }
+        Ok(())
+    }
+}
+
+/// What [`walk`] found in a well-formed payload.
+struct Walked {
+    records: u64,
+    /// The first `events` entries of the offsets buffer are the error events.
+    events: usize,
+    first: u64,
+    last: u64,
+}
+
+/// The record walk alone, kept out of line so that its loop has the registers to itself
+/// (inlined beside the tally, its counters were spilled to the stack).
+#[inline(never)]
+fn walk(payload: &[u8], events: &mut [u32]) -> Result<Walked, RecordError> {
+    let (mut first, mut last) = (u64::MAX, 0u64);
+    let mut records = 0u64;
+    let mut n = 0usize;
+    let mut at = 0usize;
+    while at < payload.len() {
+        // The 24-byte header as three little-endian words: [record_len, kind, severity,
+        // ecu], ts_ns, [code, dtc_status, reserved]. Three loads, no bounds checks.
+        let Some(head) = payload.get(at..at + RECORD_HEADER_LEN) else {
+            return Err(RecordError::BadLength(at));
+        };
+        let head: &[u8; RECORD_HEADER_LEN] = head.try_into().expect("24 bytes");
+        let (w0, ts, w2) = (read_u64(head, 0), read_u64(head, 8), read_u64(head, 16));
+        let len = w0 as u32 as usize;
+        // One comparison for "below 24 or past the payload" (the header fits, so the
+        // subtraction on the right cannot wrap).
+        if len.wrapping_sub(RECORD_HEADER_LEN) > payload.len() - at - RECORD_HEADER_LEN {
+            return Err(RecordError::BadLength(at));
+        }
+        let kind = (w0 >> 32) as u8;
+        if kind != KIND_DTC && kind != KIND_LOG {
+            return Err(RecordError::BadKind(at, kind));
+        }
+        first = first.min(ts);
+        last = last.max(ts);
+        // Always written, kept only when it is an event: no branch on the record's kind.
+        events[n] = at as u32;
+        n += usize::from(is_error_event(kind, (w0 >> 40) as u8, w2 as u32, (w2 >> 32) as u8));
+        records += 1;
+        at += len;
+    }
+    Ok(Walked { records, events: n, first, last })
+}
