@@ -4,7 +4,7 @@
 
 use std::cell::RefCell;
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::Path;
 
 use anyhow::Context;
@@ -14,6 +14,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::damage::{ChunkSpan, Damage, Damager};
 use super::records::RecordStream;
+use super::sink::ThreadedFile;
 use super::vehicle::Vehicle;
 
 /// Chunk compression of a generated file.
@@ -114,7 +115,7 @@ pub fn write_damaged(
         .truncate(true)
         .open(path)
         .with_context(|| format!("creating {}", path.display()))?;
-    let sink = RefCell::new(BufWriter::with_capacity(256 << 10, file));
+    let sink = RefCell::new(ThreadedFile::new(file).with_context(|| format!("writing {}", path.display()))?);
     // Twice the largest chunk target: the writer never cuts a chunk by itself.
     let config = WriterConfig { chunk_bytes: 2 * base as usize, ..WriterConfig::default() };
     let io_context = || format!("writing {}", path.display());
@@ -168,7 +169,7 @@ pub fn write_damaged(
         progress(span + garbage);
     }
     writer.finish().with_context(io_context)?;
-    let mut file = sink.into_inner().into_inner().map_err(|e| e.into_error()).with_context(io_context)?;
+    let mut file = sink.into_inner().finish().with_context(io_context)?;
     let (bytes, damage) = match damager {
         Some(d) => {
             let damage = d.damage();
@@ -184,7 +185,7 @@ pub fn write_damaged(
 
 /// Lets the record writer and the damager (which inserts garbage between chunks) write
 /// to the same buffered file in turn.
-struct Shared<'a>(&'a RefCell<BufWriter<File>>);
+struct Shared<'a>(&'a RefCell<ThreadedFile>);
 
 impl Write for Shared<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {

@@ -3,13 +3,14 @@
 //! One concern per file: [`size`] parses the command line's sizes, [`codes`] holds the
 //! trouble codes (the embedded knowledge base), [`vehicle`] a vehicle's profile,
 //! [`records`] the record stream of a session, [`file`] writes one rec file, [`damage`]
-//! damages it, and [`fleet`] lays out batches. Same arguments, same bytes.
+//! damages it, [`sink`] hands the bytes to a writer thread, and [`fleet`] lays out batches. Same arguments, same bytes.
 
 pub mod codes;
 pub mod damage;
 pub mod file;
 pub mod fleet;
 pub mod records;
+pub mod sink;
 pub mod size;
 pub mod vehicle;
 
@@ -35,7 +36,8 @@ pub struct GenArgs {
     /// Files (sessions) per batch.
     #[arg(long, default_value_t = 3)]
     pub files_per_batch: u32,
-    /// Approximate size of each file, e.g. 64MiB, 1GiB, 500KiB, 123456.
+    /// Approximate size of each file, e.g. 64MiB, 1GiB, 500KiB, 123456 (files vary by ±20%
+    /// around it, as real sessions do).
     #[arg(long, default_value = "64MiB", value_parser = size::parse_size)]
     pub size: u64,
     /// Seed: the same arguments always produce the same bytes.
