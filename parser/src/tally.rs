@@ -30,10 +30,14 @@ pub struct CodeTally {
 
 const INITIAL_SLOTS: usize = 64;
 
+/// The home slot of `key` in a table of `slots` (a power of two) slots.
 #[inline(always)]
-fn slot_of(key: u64, mask: usize) -> usize {
-    // Fibonacci hashing: the high bits of the product are well mixed.
-    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & mask
+fn slot_of(key: u64, slots: usize) -> usize {
+    debug_assert!(slots.is_power_of_two() && slots >= INITIAL_SLOTS);
+    // Fibonacci hashing takes the top bits of the product: every key bit reaches them. (Bits
+    // 32 and up, masked, missed the ECU and tag bits: keys differing only in their ECU
+    // collided, and probe chains grew long.)
+    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - slots.trailing_zeros())) as usize
 }
 
 impl CodeTally {
@@ -64,7 +68,7 @@ impl CodeTally {
         }
         let bits = key.bits();
         let mask = self.keys.len() - 1;
-        let mut slot = slot_of(bits, mask);
+        let mut slot = slot_of(bits, self.keys.len());
         loop {
             let here = self.keys[slot];
             if here == bits {
