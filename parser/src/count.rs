@@ -95,3 +95,35 @@ fn walk(payload: &[u8], events: &mut [u32]) -> Result<Walked, RecordError> {
     }
     Ok(Walked { records, events: n, first, last })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::validate_records;
+
+    /// The scanner's check 5 and the public `validate_records` are two implementations of
+    /// one rule: on every single-byte edit of a payload they give the same verdict.
+    #[test]
+    fn the_pass_agrees_with_validate_records() {
+        let mut payload = Vec::new();
+        for i in 0..6 {
+            crate::testing::record(i).encode_into(&mut payload);
+        }
+        let mut pass = RecordPass::default();
+        let mut checked = 0;
+        for at in 0..payload.len() {
+            for value in [0u8, 1, 2, 3, 23, 24, 25, 0x80, 0xFF] {
+                let mut edited = payload.clone();
+                edited[at] = value;
+                for expected in [5u32, 6] {
+                    let mut out = RangeScan::default();
+                    let verdict = pass.run(&edited, expected, &mut out);
+                    assert_eq!(verdict, validate_records(&edited, expected), "byte {at} = {value}");
+                    assert_eq!(out.records, if verdict.is_ok() { u64::from(expected) } else { 0 });
+                    checked += usize::from(verdict.is_err());
+                }
+            }
+        }
+        assert!(checked > 1000, "the edits reach the error paths ({checked})");
+    }
+}
