@@ -88,7 +88,7 @@ fn write_batch(root: &Path, batch_id: &str, seed: u64) -> Vec<FeedEvent> {
 /// The events of `n` batches under `root`, written once and reused (a marker records it).
 fn fleet_batches(root: &Path, prefix: &str, n: u64, seed_base: u64) -> Vec<Vec<FeedEvent>> {
     let marker = root.join(format!("{prefix}.complete"));
-    let done = marker.exists();
+    let done = std::fs::read_to_string(&marker).is_ok_and(|m| m.trim().parse() == Ok(n));
     if !done {
         eprintln!("writing {n} small batches under {} ...", root.display());
     }
@@ -118,6 +118,7 @@ fn fleet_batches(root: &Path, prefix: &str, n: u64, seed_base: u64) -> Vec<Vec<F
 struct Running {
     tx: Sender<FeedEvent>,
     fleet_rx: Receiver<(u64, Instant)>,
+    batch_rx: Receiver<Instant>,
     handle: std::thread::JoinHandle<Result<(), argus_pipeline::RunError>>,
 }
 
@@ -125,7 +126,8 @@ impl Running {
     fn start(workers: usize) -> Self {
         let (tx, rx) = mpsc::channel();
         let (fleet_tx, fleet_rx) = mpsc::channel();
-        let capture = Capture { fleet_tx: Some(fleet_tx), ..Capture::default() };
+        let (batch_tx, batch_rx) = mpsc::channel();
+        let capture = Capture { fleet_tx: Some(fleet_tx), batch_tx: Some(batch_tx), ..Capture::default() };
         let dataflow = DataflowConfig {
             source: SourceConfig { idle_tick: Duration::from_millis(1), ..SourceConfig::default() },
             ..DataflowConfig::default()
@@ -138,7 +140,7 @@ impl Running {
             Arc::new(Metrics::default()),
         );
         let handle = std::thread::spawn(move || argus_pipeline::run(job));
-        Self { tx, fleet_rx, handle }
+        Self { tx, fleet_rx, batch_rx, handle }
     }
 
     fn send(&self, events: &[FeedEvent]) {
@@ -162,6 +164,7 @@ impl Running {
 
     fn drain(&self) {
         while self.fleet_rx.try_recv().is_ok() {}
+        while self.batch_rx.try_recv().is_ok() {}
     }
 
     fn stop(self) {
@@ -170,14 +173,45 @@ impl Running {
     }
 }
 
-/// Times one batch from send to its fleet report.
-fn time_one(running: &Running, events: &[FeedEvent], expect: u64) -> Duration {
+/// One batch, timed (ms): from the send to its batch report and to its fleet report, and
+/// the CPU time all threads of the process used meanwhile.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    batch: f64,
+    fleet: f64,
+    cpu: f64,
+}
+
+fn time_one(running: &Running, events: &[FeedEvent], expect: u64) -> Timing {
     // Let the dataflow settle (idle merging, the previous batch's sinks) before timing.
     std::thread::sleep(Duration::from_millis(30));
     running.drain();
+    let cpu = common::process_cpu_ns();
     let sent = Instant::now();
     running.send(events);
-    running.wait_fleet(expect, Duration::from_secs(60)) - sent
+    let fleet = running.wait_fleet(expect, Duration::from_secs(60)) - sent;
+    let cpu = common::process_cpu_ns() - cpu;
+    let batch = running.batch_rx.recv_timeout(Duration::from_secs(1)).expect("the batch report") - sent;
+    Timing { batch: batch.as_secs_f64() * 1e3, fleet: fleet.as_secs_f64() * 1e3, cpu: cpu as f64 / 1e6 }
+}
+
+/// Feeds `fleet` into a fresh dataflow, waits until it is durable, then times each probe
+/// batch; returns the timings and the seconds the feeding took.
+fn with_fleet(workers: usize, fleet: &[Vec<FeedEvent>], probes: &[Vec<FeedEvent>]) -> (Vec<Timing>, f64) {
+    let n = fleet.len() as u64;
+    let running = Running::start(workers);
+    let fed = Instant::now();
+    for batch in fleet {
+        running.send(batch);
+    }
+    running.wait_fleet(n, Duration::from_secs(1800));
+    let feed_s = fed.elapsed().as_secs_f64();
+    eprintln!("[w={workers}] {n} batches durable after {feed_s:.1} s; timing one more");
+    std::thread::sleep(Duration::from_millis(500));
+    let timings =
+        probes.iter().enumerate().map(|(i, probe)| time_one(&running, probe, n + i as u64 + 1)).collect();
+    running.stop();
+    (timings, feed_s)
 }
 
 fn ms(d: f64) -> String {
@@ -203,6 +237,7 @@ fn main() {
     println!("and the fleet sink's frontier wait; empty fleet = a fresh dataflow per repetition.");
     common::note_load("fleet_update");
 
+    let small_n = fleet_n.min(100);
     let mut rows = Vec::new();
     for &workers in &workers_list {
         // Empty fleet: a fresh, idle dataflow each time.
@@ -210,33 +245,39 @@ fn main() {
         for probe in &probes {
             let running = Running::start(workers);
             std::thread::sleep(Duration::from_millis(100));
-            empty.push(time_one(&running, probe, 1).as_secs_f64() * 1e3);
+            empty.push(time_one(&running, probe, 1));
             running.stop();
         }
+        // For context: a small fleet, to tell the cost of history from that of a first insert.
+        let (small, _) = with_fleet(workers, &fleet[..small_n as usize], &probes);
+        let (full, feed_s) = with_fleet(workers, &fleet, &probes);
 
-        // A fleet of `fleet_n` batches, then the same probe batches one by one.
-        let running = Running::start(workers);
-        let fed = Instant::now();
-        for batch in &fleet {
-            running.send(batch);
-        }
-        running.wait_fleet(fleet_n, Duration::from_secs(1800));
-        let feed_s = fed.elapsed().as_secs_f64();
-        std::thread::sleep(Duration::from_millis(500));
-        let mut full = Vec::new();
-        for (i, probe) in probes.iter().enumerate() {
-            full.push(time_one(&running, probe, fleet_n + i as u64 + 1).as_secs_f64() * 1e3);
-        }
-        running.stop();
-
-        let (e, f) = (median(&empty), median(&full));
-        eprintln!("[w={workers}] empty: {empty:.2?} ms");
-        eprintln!("[w={workers}] full:  {full:.2?} ms");
+        let cell = |what: &str, v: &[Timing]| {
+            let fleet: Vec<f64> = v.iter().map(|t| t.fleet).collect();
+            let batch: Vec<f64> = v.iter().map(|t| t.batch).collect();
+            let cpu: Vec<f64> = v.iter().map(|t| t.cpu).collect();
+            if v.len() <= 20 {
+                eprintln!("[w={workers} {what}] fleet {fleet:.2?} batch {batch:.2?} cpu {cpu:.2?}");
+            }
+            let text = format!(
+                "{} (min {}; batch report {}; cpu {})",
+                ms(median(&fleet)),
+                ms(common::min(&fleet)),
+                ms(median(&batch)),
+                ms(median(&cpu))
+            );
+            (median(&fleet), text)
+        };
+        let (e, empty) = cell("empty", &empty);
+        let (s, small) = cell("small", &small);
+        let (f, full) = cell("full", &full);
         rows.push(vec![
             workers.to_string(),
-            format!("{} (min {})", ms(e), ms(common::min(&empty))),
-            format!("{} (min {})", ms(f), ms(common::min(&full))),
+            empty,
+            small,
+            full,
             format!("{:.2}x", f / e),
+            format!("{:.2}x", f / s),
             format!("{:.0} batches/s", fleet_n as f64 / feed_s),
         ]);
     }
@@ -244,9 +285,11 @@ fn main() {
     print_table(
         &[
             "workers",
-            "one batch, empty fleet (median)",
-            &format!("one batch, {fleet_n}-batch fleet (median)"),
-            "ratio (goal <= 2x)",
+            "empty fleet: fleet report after (median)",
+            &format!("{small_n}-batch fleet"),
+            &format!("{fleet_n}-batch fleet"),
+            &format!("{fleet_n}/empty (goal <= 2x)"),
+            &format!("{fleet_n}/{small_n}"),
             &format!("feeding the {fleet_n}"),
         ],
         &rows,

@@ -51,6 +51,16 @@ pub fn note_load(what: &str) {
     eprintln!("[{what}] load average: {}", loadavg());
 }
 
+/// CPU time of every thread of this process so far (sum of /proc/self/task/*/schedstat
+/// run times), in nanoseconds; 0 where there is no such file.
+pub fn process_cpu_ns() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
 pub fn median(values: &[f64]) -> f64 {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
@@ -99,16 +109,23 @@ pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 }
 
 /// Counts what the dataflow writes and forwards each fleet snapshot's batch count, with
-/// the instant it was written, to a channel (the fleet-update benchmark times on it).
+/// the instant it was written, and each batch report's instant, to channels (the
+/// fleet-update benchmark times on them).
 #[derive(Clone, Default)]
 pub struct Capture {
     pub batches: Arc<Mutex<u64>>,
     pub fleet: Arc<Mutex<Option<FleetReport>>>,
     pub fleet_tx: Option<Sender<(u64, Instant)>>,
+    /// Receives the instant each batch report was written.
+    pub batch_tx: Option<Sender<Instant>>,
 }
 
 impl ReportWriter for Capture {
     fn write_batch(&mut self, _batch: &FinishedBatch) -> Result<(), SinkError> {
+        let at = Instant::now();
+        if let Some(tx) = &self.batch_tx {
+            let _ = tx.send(at);
+        }
         *self.batches.lock().unwrap() += 1;
         Ok(())
     }

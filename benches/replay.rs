@@ -1,0 +1,155 @@
+//! Replay end-to-end throughput against the parse-only limit, with 1 and 2 workers.
+//!
+//! ```text
+//! cargo bench --bench replay                        # 1 x 4 GiB file; 200 batches x 2 x 5 MiB
+//! ARGUS_BENCH_QUICK=1 cargo bench --bench replay    # 1 x 128 MiB; 20 batches x 2 x 1 MiB
+//! ```
+//!
+//! Inputs come from the project's generator (`argus::generate::write_file`, default data)
+//! under `target/bench-data/` and are reused. All four figures of a scenario are measured
+//! in the same run, interleaved, over the page-cached files; each is the best of
+//! `ARGUS_BENCH_ITERS` iterations:
+//!
+//! - limit: map each file and sum its u64 words (one core): what reading the bytes costs;
+//! - parser: `argus_parser::scan_file` over each freshly mapped file (one core);
+//! - replay -w N: `argus_pipeline::run` with a `Job` as `argus replay` builds it (a
+//!   `DirFeed` over the root, default `DataflowConfig`, a no-op report writer), N workers,
+//!   wall time from the call to its return (timely start-up and shutdown included).
+
+#[path = "common/mod.rs"]
+mod common;
+#[path = "common/data.rs"]
+mod data;
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use argus_ingest::DirFeed;
+use argus_parser::{RecFile, scan_file};
+use argus_pipeline::{DataflowConfig, Metrics};
+use common::{Capture, env_or, mb_per_s, print_table, size_text};
+use data::Root;
+
+/// Maps every file and sums its u64 words: the memory-read limit.
+fn limit(root: &Root) -> Duration {
+    let start = Instant::now();
+    let mut sum = 0u64;
+    for path in &root.files {
+        let file = RecFile::open(path).expect("mapping a bench file");
+        let words = file.bytes().chunks_exact(8);
+        let tail = words.remainder();
+        for w in words {
+            sum = sum.wrapping_add(u64::from_le_bytes(w.try_into().unwrap()));
+        }
+        sum = tail.iter().fold(sum, |s, b| s.wrapping_add(u64::from(*b)));
+    }
+    black_box(sum);
+    start.elapsed()
+}
+
+/// Parses every file sequentially on this thread; returns the time and records seen.
+fn parser(root: &Root) -> (Duration, u64) {
+    let start = Instant::now();
+    let mut records = 0;
+    for path in &root.files {
+        let file = RecFile::open(path).expect("mapping a bench file");
+        let scan = scan_file(black_box(file.bytes()));
+        records += scan.content.records;
+    }
+    (start.elapsed(), records)
+}
+
+/// Replays the root through the library with `workers` workers.
+fn replay(root: &Root, workers: usize) -> (Duration, u64, u64) {
+    let metrics = Arc::new(Metrics::default());
+    let capture = Capture::default();
+    let feed = DirFeed::open(&root.root).expect("opening the replay root");
+    let job =
+        common::job(Box::new(feed), capture.clone(), DataflowConfig::default(), workers, metrics.clone());
+    let start = Instant::now();
+    argus_pipeline::run(job).expect("replay");
+    let elapsed = start.elapsed();
+    let batches = *capture.batches.lock().unwrap();
+    assert_eq!(batches, root.batches, "every batch reported");
+    (elapsed, Metrics::get(&metrics.bytes_parsed), Metrics::get(&metrics.records_parsed))
+}
+
+fn scenario(name: &str, root: &Root, iters: usize) -> Vec<String> {
+    common::note_load(name);
+    let mut best = [Duration::MAX; 4];
+    let mut parsed_records = 0;
+    for i in 0..iters {
+        let t_limit = limit(root);
+        let (t_parser, records) = parser(root);
+        parsed_records = records;
+        let (t_w1, bytes_1, records_1) = replay(root, 1);
+        let (t_w2, bytes_2, records_2) = replay(root, 2);
+        // The replay covered every byte after the header, and counted what the parser did.
+        assert_eq!(records_1, records, "replay -w 1 records");
+        assert_eq!(records_2, records, "replay -w 2 records");
+        assert!(bytes_1 <= root.bytes && bytes_1 * 100 >= root.bytes * 99, "replay parsed {bytes_1} bytes");
+        assert_eq!(bytes_1, bytes_2);
+        let times = [t_limit, t_parser, t_w1, t_w2];
+        eprintln!(
+            "[{name}] iteration {}: limit {:.3}s parser {:.3}s w1 {:.3}s w2 {:.3}s (load {})",
+            i + 1,
+            t_limit.as_secs_f64(),
+            t_parser.as_secs_f64(),
+            t_w1.as_secs_f64(),
+            t_w2.as_secs_f64(),
+            common::loadavg()
+        );
+        for (b, t) in best.iter_mut().zip(times) {
+            *b = (*b).min(t);
+        }
+    }
+    let [limit, parser, w1, w2] = best.map(|t| mb_per_s(root.bytes, t));
+    vec![
+        name.to_owned(),
+        format!("{} in {} files, {} records", size_text(root.bytes), root.files.len(), parsed_records),
+        format!("{limit:.0}"),
+        format!("{parser:.0}"),
+        format!("{w1:.0}"),
+        format!("{w2:.0}"),
+        format!("{:.2}", w1 / parser),
+        format!("{:.2}", w2 / w1),
+    ]
+}
+
+fn main() {
+    let quick = common::quick();
+    let dir = common::data_dir();
+    let (big_size, small) = if quick { (128 << 20, (20, 2, 1 << 20)) } else { (4 << 30, (200, 2, 5 << 20)) };
+    let iters: usize = env_or("ARGUS_BENCH_ITERS", if quick { 2 } else { 3 });
+    let only: Option<String> = std::env::var("ARGUS_BENCH_ONLY").ok();
+
+    let mut rows = Vec::new();
+    if only.as_deref().is_none_or(|o| o == "big") {
+        let name = format!("replay-1x{}", size_text(big_size).replace(' ', ""));
+        let root = data::replay_root(&dir, &name, 1, 1, big_size, 1);
+        rows.push(scenario("one big file", &root, iters));
+    }
+    if only.as_deref().is_none_or(|o| o == "small") {
+        let (batches, files, size) = small;
+        let name = format!("replay-{batches}x{files}x{}", size_text(size).replace(' ', ""));
+        let root = data::replay_root(&dir, &name, batches, files, size, 1000);
+        rows.push(scenario(&format!("{batches} small batches"), &root, iters));
+    }
+    println!();
+    println!("replay throughput, MB/s (10^6 B/s) of file bytes, best of {iters}; library run (no-op writer)");
+    print_table(
+        &[
+            "input",
+            "size",
+            "limit (mmap sum)",
+            "parser 1 core",
+            "replay -w 1",
+            "replay -w 2",
+            "w1/parser (goal >= 0.8)",
+            "w2/w1 (goal >= 1.8 big)",
+        ],
+        &rows,
+    );
+    println!("load average after: {}", common::loadavg());
+}
