@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use argus_ingest::DirFeed;
-use argus_parser::{RecFile, scan_file};
+use argus_parser::{FileHeader, RangeScan, RecFile, Scanner, scan_file, split};
 use argus_pipeline::{DataflowConfig, Metrics};
 use common::{Capture, env_or, mb_per_s, print_table, size_text};
 use data::Root;
@@ -57,6 +57,66 @@ fn parser(root: &Root) -> (Duration, u64) {
         let scan = scan_file(black_box(file.bytes()));
         records += scan.content.records;
     }
+    (start.elapsed(), records)
+}
+
+/// Maps every file and walks its chunk headers into ranges as the split operator does for
+/// two workers (default `SplitConfig`): the serial part of replaying one file.
+fn split_walk(root: &Root) -> Duration {
+    let start = Instant::now();
+    let mut ranges = 0;
+    for path in &root.files {
+        let file = RecFile::open(path).expect("mapping a bench file");
+        let bytes = file.bytes();
+        let header = FileHeader::parse(bytes).expect("a generated file has a good header");
+        let target = (bytes.len() as u64 / 8).clamp(4 << 20, 32 << 20);
+        ranges += split(bytes, header.header_len, target).1.len();
+    }
+    black_box(ranges);
+    start.elapsed()
+}
+
+/// The parser on two threads, without the dataflow: both threads map and walk alternate
+/// files into ranges (sized as the split operator sizes them for two workers), then share
+/// all ranges through an atomic counter, each scanning with its own `Scanner`.
+fn parser_2_threads(root: &Root) -> (Duration, u64) {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let start = Instant::now();
+    let files: Vec<RecFile> =
+        root.files.iter().map(|p| RecFile::open(p).expect("mapping a bench file")).collect();
+    let tasks = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for t in 0..2 {
+            let (files, tasks) = (&files, &tasks);
+            s.spawn(move || {
+                for (i, file) in files.iter().enumerate().skip(t).step_by(2) {
+                    let bytes = file.bytes();
+                    let header = FileHeader::parse(bytes).expect("a generated file has a good header");
+                    let target = (bytes.len() as u64 / 8).clamp(4 << 20, 32 << 20);
+                    let ranges = split(bytes, header.header_len, target).1;
+                    tasks.lock().unwrap().extend(ranges.into_iter().map(|r| (i, r)));
+                }
+            });
+        }
+    });
+    let tasks = tasks.into_inner().unwrap();
+    let next = AtomicUsize::new(0);
+    let records: u64 = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut scanner = Scanner::new();
+                    let mut scan = RangeScan::default();
+                    while let Some((i, range)) = tasks.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        scanner.scan_range(files[*i].bytes(), *range, &mut scan);
+                    }
+                    scan.records
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).sum()
+    });
     (start.elapsed(), records)
 }
 
@@ -93,7 +153,8 @@ fn replay(root: &Root, workers: usize) -> Replayed {
 
 fn scenario(name: &str, root: &Root, iters: usize) -> Vec<String> {
     common::note_load(name);
-    let mut best = [Duration::MAX; 4];
+    let mut best = [Duration::MAX; 5];
+    let mut best_walk = Duration::MAX;
     let mut parsed_records = 0;
     // Cores the -w 2 run kept busy (CPU time / wall time) in its best iteration.
     let mut w2_cores = 0.0;
@@ -101,6 +162,9 @@ fn scenario(name: &str, root: &Root, iters: usize) -> Vec<String> {
         let t_limit = limit(root);
         let (t_parser, records) = parser(root);
         parsed_records = records;
+        let (t_parser_2, records_2t) = parser_2_threads(root);
+        assert_eq!(records_2t, records, "two parser threads");
+        best_walk = best_walk.min(split_walk(root));
         let w1 = replay(root, 1);
         let w2 = replay(root, 2);
         // The replay covered every byte after the header, and counted what the parser did.
@@ -114,15 +178,16 @@ fn scenario(name: &str, root: &Root, iters: usize) -> Vec<String> {
         assert_eq!(w1.bytes, w2.bytes);
         let (t_w1, t_w2) = (w1.elapsed, w2.elapsed);
         let cores = |r: &Replayed| r.cpu.as_secs_f64() / r.elapsed.as_secs_f64();
-        if t_w2 < best[3] {
+        if t_w2 < best[4] {
             w2_cores = cores(&w2);
         }
-        let times = [t_limit, t_parser, t_w1, t_w2];
+        let times = [t_limit, t_parser, t_parser_2, t_w1, t_w2];
         eprintln!(
-            "[{name}] iteration {}: limit {:.3}s parser {:.3}s w1 {:.3}s ({:.2} cores) w2 {:.3}s ({:.2} cores) (load {})",
+            "[{name}] iteration {}: limit {:.3}s parser {:.3}s parser-2t {:.3}s w1 {:.3}s ({:.2} cores) w2 {:.3}s ({:.2} cores) (load {})",
             i + 1,
             t_limit.as_secs_f64(),
             t_parser.as_secs_f64(),
+            t_parser_2.as_secs_f64(),
             t_w1.as_secs_f64(),
             cores(&w1),
             t_w2.as_secs_f64(),
@@ -133,17 +198,20 @@ fn scenario(name: &str, root: &Root, iters: usize) -> Vec<String> {
             *b = (*b).min(t);
         }
     }
-    let [limit, parser, w1, w2] = best.map(|t| mb_per_s(root.bytes, t));
+    let [limit, parser, parser_2, w1, w2] = best.map(|t| mb_per_s(root.bytes, t));
     vec![
         name.to_owned(),
         format!("{} in {} files, {} records", size_text(root.bytes), root.files.len(), parsed_records),
         format!("{limit:.0}"),
         format!("{parser:.0}"),
+        format!("{parser_2:.0}"),
         format!("{w1:.0}"),
         format!("{w2:.0}"),
         format!("{:.2}", w1 / parser),
         format!("{:.2}", w2 / w1),
+        format!("{:.2}", parser_2 / parser),
         format!("{w2_cores:.2}"),
+        format!("{:.1} ms", best_walk.as_secs_f64() * 1e3),
     ]
 }
 
@@ -174,11 +242,14 @@ fn main() {
             "size",
             "limit (mmap sum)",
             "parser 1 core",
+            "parser 2 threads",
             "replay -w 1",
             "replay -w 2",
             "w1/parser (goal >= 0.8)",
             "w2/w1 (goal >= 1.8 big)",
+            "parser 2t/1t",
             "cores busy -w 2",
+            "split walk (serial)",
         ],
         &rows,
     );
