@@ -3,7 +3,12 @@
 //! An [`ErrorCode`] packs the key into a `u64` so that the hot loop counts integers;
 //! [`ErrorCode::key`] spells it (`P0301-00`, `APP-07E0-1234`) only when a report is built.
 
+use std::cmp::Ordering;
 use std::fmt;
+use std::iter::successors;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
 
 use crate::record::{KIND_DTC, KIND_LOG, Record, SEVERITY_ERROR, SEVERITY_FATAL, STATUS_TEST_FAILED};
 
@@ -30,8 +35,10 @@ pub(crate) fn is_error_event(kind: u8, severity: u8, code: u32, dtc_status: u8) 
 }
 
 /// The key of an error event, packed: a tag, and either the 24-bit DTC or the ECU and the
-/// application code. Never zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// application code. Never zero. It orders exactly as its spelled keys do (byte order of
+/// [`ErrorCode::key`]), so a Top-K tie-break can compare codes without spelling them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u64", into = "u64")]
 pub struct ErrorCode(u64);
 
 /// An error event's code together with the ECU that raised it, packed into one non-zero
@@ -90,6 +97,111 @@ impl ErrorCode {
     pub fn key(self) -> String {
         self.to_string()
     }
+
+    /// A number that orders like the spelled key. Every `APP-…` key sorts before every
+    /// DTC ('A' is below 'B', 'C', 'P', 'U'). Within DTCs the letter decides (B < C < P <
+    /// U, while the packed bits say P, C, B, U), then the fixed-width digits, i.e. the
+    /// number. Within application errors the fixed-width ECU decides, then the decimal
+    /// code *as text* ("10" < "9"): its digits are packed 4 bits each, one more than the
+    /// digit, left-aligned in 40 bits so that a shorter prefix sorts first.
+    fn spelling_order(self) -> u64 {
+        let low = self.0 & 0xFFFF_FFFF;
+        if self.0 >> TAG_SHIFT == TAG_DTC {
+            let letter_rank = [2, 1, 0, 3][(low >> 22) as usize & 3];
+            return 1 << 63 | letter_rank << 22 | (low & 0x3F_FFFF);
+        }
+        let ecu = (self.0 >> ECU_SHIFT) & 0xFFFF;
+        let len = successors(Some(low), |n| (*n >= 10).then_some(n / 10)).count() as u32;
+        let mut digits = 0u64;
+        let mut rest = low;
+        for i in (0..len).rev() {
+            digits |= (rest % 10 + 1) << (36 - 4 * i);
+            rest /= 10;
+        }
+        ecu << 40 | digits
+    }
+}
+
+impl Ord for ErrorCode {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.spelling_order().cmp(&other.spelling_order())
+    }
+}
+
+impl PartialOrd for ErrorCode {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl From<ErrorCode> for u64 {
+    fn from(code: ErrorCode) -> u64 {
+        code.0
+    }
+}
+
+impl TryFrom<u64> for ErrorCode {
+    type Error = String;
+
+    fn try_from(bits: u64) -> Result<Self, String> {
+        // What `CodeAtEcu::code` can produce: a DTC has no ECU and 24 bits; an application
+        // error has an ECU and 32 bits.
+        let tag = bits >> TAG_SHIFT;
+        let valid = match tag {
+            TAG_DTC => bits & !(TAG_DTC << TAG_SHIFT) <= u64::from(DTC_MASK),
+            TAG_APP => bits & (0xFF << 32) == 0,
+            _ => false,
+        };
+        valid.then_some(Self(bits)).ok_or_else(|| format!("{bits:#x} is not a packed error code"))
+    }
+}
+
+/// Why a string is not an error code's key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an error code (expected e.g. P0301-00 or APP-07E0-1234)")]
+pub struct ParseCodeError(String);
+
+impl FromStr for ErrorCode {
+    type Err = ParseCodeError;
+
+    /// Parses a spelled key; only the canonical spelling ([`ErrorCode::key`]) is accepted,
+    /// so that parsing and spelling are inverse.
+    fn from_str(text: &str) -> Result<Self, ParseCodeError> {
+        let invalid = || ParseCodeError(text.to_owned());
+        let code = parse_spelling(text).ok_or_else(invalid)?;
+        if code.key() != text {
+            return Err(invalid());
+        }
+        Ok(code)
+    }
+}
+
+/// Reads a key's fields; [`ErrorCode::from_str`] then checks the spelling is canonical.
+fn parse_spelling(text: &str) -> Option<ErrorCode> {
+    if let Some(rest) = text.strip_prefix("APP-") {
+        let (ecu, code) = rest.split_once('-')?;
+        if ecu.len() != 4 {
+            return None;
+        }
+        let ecu = u16::from_str_radix(ecu, 16).ok()?;
+        // Code 0 is never an error event.
+        let code = code.parse::<u32>().ok().filter(|c| *c != 0)?;
+        return Some(ErrorCode(TAG_APP << TAG_SHIFT | u64::from(ecu) << ECU_SHIFT | u64::from(code)));
+    }
+    let (dtc, ftb) = text.split_once('-')?;
+    let mut chars = dtc.chars();
+    let first = chars.next()?;
+    let letter = ['P', 'C', 'B', 'U'].iter().position(|&l| l == first)? as u32;
+    let rest = chars.as_str();
+    if rest.len() != 4 || ftb.len() != 2 {
+        return None;
+    }
+    let digits = u32::from_str_radix(rest, 16).ok()?;
+    if digits > 0x3FFF {
+        return None;
+    }
+    let ftb = u32::from_str_radix(ftb, 16).ok()?;
+    Some(ErrorCode(TAG_DTC << TAG_SHIFT | u64::from((letter << 14 | digits) << 8 | ftb)))
 }
 
 impl fmt::Display for ErrorCode {

@@ -38,7 +38,7 @@ mod writer;
 
 pub use chunk::{CHUNK_HEADER_LEN, CHUNK_MAGIC, ChunkHeader, Compression, MAX_PAYLOAD_LEN};
 pub use decode::{ChunkDecoder, Corruption};
-pub use event::{CodeAtEcu, ErrorCode, app_key, dtc_key, ecu_hex};
+pub use event::{CodeAtEcu, ErrorCode, ParseCodeError, app_key, dtc_key, ecu_hex};
 pub use file::RecFile;
 pub use header::{
     FILE_HEADER_LEN, FILE_MAGIC, FORMAT_VERSION, FileHeader, Rejection, VIN_LEN, encode_file_header,

@@ -5,8 +5,9 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use argus_parser::{CodeAtEcu, KIND_DTC, KIND_LOG, Record, app_key, dtc_key, ecu_hex, scan_file};
+use argus_parser::{CodeAtEcu, ErrorCode, KIND_DTC, KIND_LOG, Record, app_key, dtc_key, ecu_hex, scan_file};
 use common::{dtc, file, good_chunk, log};
+use proptest::prelude::*;
 
 #[test]
 fn the_spec_examples_spell_all_four_letters() {
@@ -113,4 +114,71 @@ fn a_scan_counts_events_by_spelled_key() {
     assert_eq!(by_key, expected);
     // Per (code, ECU), P0301-00 is two entries, one per ECU.
     assert_eq!(scan.content.codes.len(), 5);
+}
+
+/// An error code from the fields of an error event: a DTC (any ECU) or an application
+/// error of `ecu`.
+fn error_code(is_dtc: bool, ecu: u16, code: u32) -> ErrorCode {
+    let record = if is_dtc { dtc(ecu, code, 1, 0) } else { log(ecu, 4, code.max(1), 0, b"") };
+    CodeAtEcu::of(&record).expect("an error event").code()
+}
+
+/// Codes that exercise the edges: every letter, decimal lengths 1 to 10, equal prefixes.
+fn code_strategy() -> impl Strategy<Value = ErrorCode> {
+    let app_code = prop_oneof![1u32..20, 1u32..1000, any::<u32>(), Just(u32::MAX), Just(10), Just(9)];
+    prop_oneof![
+        (any::<u16>(), any::<u32>()).prop_map(|(ecu, code)| error_code(true, ecu, code)),
+        (prop_oneof![Just(0x07E0u16), any::<u16>()], app_code).prop_map(|(e, c)| error_code(false, e, c)),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn codes_order_as_their_spelled_keys(a in code_strategy(), b in code_strategy()) {
+        prop_assert_eq!(a.cmp(&b), a.key().cmp(&b.key()), "{} vs {}", a, b);
+    }
+
+    #[test]
+    fn a_spelled_key_parses_back(code in code_strategy()) {
+        prop_assert_eq!(code.key().parse::<ErrorCode>(), Ok(code));
+        let bits: u64 = code.into();
+        prop_assert_eq!(ErrorCode::try_from(bits), Ok(code));
+        let json = serde_json::to_string(&code).unwrap();
+        prop_assert_eq!(serde_json::from_str::<ErrorCode>(&json).unwrap(), code);
+    }
+}
+
+#[test]
+fn application_codes_order_as_text_not_as_numbers() {
+    let ten = error_code(false, 0x07E0, 10);
+    let nine = error_code(false, 0x07E0, 9);
+    assert!(ten < nine, "\"APP-07E0-10\" < \"APP-07E0-9\"");
+    assert!(error_code(false, 0xFFFF, u32::MAX) < error_code(true, 0, 0), "APP sorts before B, C, P, U");
+    let [p, c, b, u] = [0u32, 1, 2, 3].map(|letter| error_code(true, 0, letter << 22));
+    assert!(b < c && c < p && p < u);
+}
+
+#[test]
+fn only_canonical_keys_parse() {
+    assert_eq!("P0301-00".parse::<ErrorCode>().map(|c| c.key()).as_deref(), Ok("P0301-00"));
+    assert_eq!("APP-07E0-1234".parse::<ErrorCode>().map(|c| c.key()).as_deref(), Ok("APP-07E0-1234"));
+    for bad in [
+        "",
+        "P0301",
+        "p0301-00",
+        "P0301-0",
+        "P4301-00",
+        "X0301-00",
+        "P0301-00x",
+        "P+301-00",
+        "APP-07e0-1",
+        "APP-07E0-01",
+        "APP-07E0-+1",
+        "APP-7E0-1",
+        "APP-07E0-",
+        "APP-07E0-4294967296",
+        "APP-07E0-0",
+    ] {
+        assert!(bad.parse::<ErrorCode>().is_err(), "{bad:?} parsed");
+    }
 }

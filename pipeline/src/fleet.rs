@@ -6,10 +6,16 @@
 //! The windowed view also retracts each batch (negative weights) once its session leaves
 //! the window. Top-K is hierarchical (256 hash buckets, then 16, then 1, as Materialize
 //! renders TopK), so no single reduce ever re-sorts the whole code space.
+//!
+//! Facts are keyed by packed codes ([`ErrorCode`], a `u64` that orders like its spelling)
+//! and fixed-size VINs, not by `String`s: the arrangements behind every operator seek and
+//! merge these keys on each update, and integers compare and copy without allocating.
+//! Codes are spelled only when the fleet report is written.
 
 use std::cmp::Reverse;
 use std::time::Duration;
 
+use argus_parser::ErrorCode;
 use differential_dataflow::operators::{CountTotal, ThresholdTotal};
 use differential_dataflow::{AsCollection, ExchangeData, VecCollection};
 use serde::{Deserialize, Serialize};
@@ -35,19 +41,38 @@ pub enum Fact {
     /// Weight: the total's amount.
     Total(Total),
     /// Weight: the code's count in the batch.
-    CodeCount(String),
+    CodeCount(ErrorCode),
     /// Weight 1: the code occurred in the batch.
-    CodeBatch(String),
+    CodeBatch(ErrorCode),
     /// Weight 1: the code occurred in a batch of this VIN.
-    CodeVin(String, String),
+    CodeVin(ErrorCode, VinKey),
+}
+
+/// A VIN as a key: inline bytes for the 17 ASCII characters of every well-formed VIN, the
+/// text otherwise (a header's non-ASCII bytes are spelled as U+FFFD). The variants never
+/// overlap, so equal keys mean equal VINs.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum VinKey {
+    Ascii([u8; 17]),
+    Other(String),
+}
+
+impl VinKey {
+    pub fn new(vin: &str) -> Self {
+        match <[u8; 17]>::try_from(vin.as_bytes()) {
+            Ok(bytes) if vin.is_ascii() => Self::Ascii(bytes),
+            _ => Self::Other(vin.to_owned()),
+        }
+    }
 }
 
 /// A code's fleet-wide rank; the derived order is the report's (count descending, then
-/// code ascending), so the first `k` values of a group are its Top-K.
+/// code ascending: [`ErrorCode`] orders like its spelling), so the first `k` values of a
+/// group are its Top-K.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Rank {
     pub count: Reverse<u64>,
-    pub code: String,
+    pub code: ErrorCode,
     pub batches: u64,
     pub vins: u64,
 }
@@ -64,11 +89,14 @@ pub fn facts(batch: &FinishedBatch) -> Vec<(Fact, isize)> {
         (Fact::Total(Total::Records), weight(report.records)),
         (Fact::Total(Total::ErrorEvents), weight(report.error_events)),
     ];
-    let vin = report.vin.clone().unwrap_or_default();
-    for (code, count) in &batch.code_counts {
-        facts.push((Fact::CodeCount(code.clone()), weight(*count)));
-        facts.push((Fact::CodeBatch(code.clone()), 1));
-        facts.push((Fact::CodeVin(code.clone(), vin.clone()), 1));
+    let vin = report.vin.as_deref().map(VinKey::new);
+    for &(code, count) in &batch.code_counts {
+        facts.push((Fact::CodeCount(code), weight(count)));
+        facts.push((Fact::CodeBatch(code), 1));
+        // A VIN counts once it is known (a completed batch always has one).
+        if let Some(vin) = &vin {
+            facts.push((Fact::CodeVin(code, vin.clone()), 1));
+        }
     }
     facts.retain(|(_, w)| *w != 0);
     facts

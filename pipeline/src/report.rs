@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use argus_parser::{CodeTally, FileStats, FileStatus, RangeScan, merge_ts};
+use argus_parser::{CodeTally, ErrorCode, FileStats, FileStatus, RangeScan, merge_ts};
 use serde::{Deserialize, Serialize};
 
 /// Default number of entries in `top_errors`.
@@ -114,8 +114,9 @@ pub struct FinishedBatch {
     pub report: BatchReport,
     pub meta: BatchMeta,
     /// Every error code of the batch with its count (not only the top `k`), sorted by
-    /// code: what the fleet aggregates and what similar-batch searches compare.
-    pub code_counts: Vec<(String, u64)>,
+    /// code (the order of the spelled keys): what the fleet aggregates and what
+    /// similar-batch searches compare.
+    pub code_counts: Vec<(ErrorCode, u64)>,
 }
 
 /// Everything the dataflow learned about one file of a batch.
@@ -166,7 +167,7 @@ pub fn assemble_batch(batch_id: &str, k: usize, mut files: Vec<FileOutcome>) -> 
         top_errors: Vec::new(),
     };
     let totals = code_totals(&content.codes);
-    let mut code_counts: Vec<(String, u64)> = totals.iter().map(|(c, e)| (c.clone(), e.count)).collect();
+    let mut code_counts: Vec<(ErrorCode, u64)> = totals.iter().map(|(c, e)| (*c, e.count)).collect();
     code_counts.sort_unstable();
     let report = BatchReport { top_errors: rank(totals.into_values().collect(), k), ..report };
     let meta = BatchMeta {
@@ -189,9 +190,9 @@ pub fn most_common<'a>(values: impl Iterator<Item = &'a str>) -> Option<String> 
     counts.into_iter().rev().max_by_key(|(_, n)| *n).map(|(v, _)| v.to_owned())
 }
 
-/// Per-code totals of a tally, by spelled code.
-pub fn code_totals(codes: &CodeTally) -> HashMap<String, TopError> {
-    let mut by_code: HashMap<argus_parser::ErrorCode, (u64, BTreeSet<u16>, u64, u64)> = HashMap::new();
+/// Per-code totals of a tally.
+pub fn code_totals(codes: &CodeTally) -> HashMap<ErrorCode, TopError> {
+    let mut by_code: HashMap<ErrorCode, (u64, BTreeSet<u16>, u64, u64)> = HashMap::new();
     for (at, count) in codes.iter() {
         let e = by_code.entry(at.code()).or_insert((0, BTreeSet::new(), u64::MAX, 0));
         e.0 += count.count;
@@ -202,15 +203,14 @@ pub fn code_totals(codes: &CodeTally) -> HashMap<String, TopError> {
     by_code
         .into_iter()
         .map(|(code, (count, ecus, first, last))| {
-            let key = code.key();
             let entry = TopError {
-                code: key.clone(),
+                code: code.key(),
                 count,
                 ecus: ecus.into_iter().map(argus_parser::ecu_hex).collect(),
                 first_ts_ns: first,
                 last_ts_ns: last,
             };
-            (key, entry)
+            (code, entry)
         })
         .collect()
 }
@@ -227,13 +227,13 @@ impl FleetReport {
     /// dataflow is tested against.
     pub fn from_batches<'a>(batches: impl IntoIterator<Item = &'a FinishedBatch>, k: usize) -> Self {
         let mut report = FleetReport { k, batches: 0, records: 0, error_events: 0, top_errors: Vec::new() };
-        let mut per_code: BTreeMap<&str, (u64, u64, BTreeSet<&str>)> = BTreeMap::new();
+        let mut per_code: BTreeMap<ErrorCode, (u64, u64, BTreeSet<&str>)> = BTreeMap::new();
         for batch in batches.into_iter().filter(|b| b.report.status == BatchStatus::Completed) {
             report.batches += 1;
             report.records += batch.report.records;
             report.error_events += batch.report.error_events;
             for (code, count) in &batch.code_counts {
-                let e = per_code.entry(code).or_default();
+                let e = per_code.entry(*code).or_default();
                 e.0 += count;
                 e.1 += 1;
                 e.2.extend(batch.report.vin.as_deref());
@@ -242,7 +242,7 @@ impl FleetReport {
         let mut top: Vec<FleetTopError> = per_code
             .into_iter()
             .map(|(code, (count, batches, vins))| FleetTopError {
-                code: code.to_owned(),
+                code: code.key(),
                 count,
                 batches,
                 vins: vins.len() as u64,

@@ -170,7 +170,7 @@ fn fleet_report(state: &HashMap<FleetChange, isize>, k: usize) -> FleetReport {
     report.top_errors = top
         .into_iter()
         .take(k)
-        .map(|r| FleetTopError { code: r.code.clone(), count: r.count.0, batches: r.batches, vins: r.vins })
+        .map(|r| FleetTopError { code: r.code.key(), count: r.count.0, batches: r.batches, vins: r.vins })
         .collect();
     report
 }

@@ -93,7 +93,7 @@ impl BatchRow {
         for (code, count) in &batch.code_counts {
             total = total.saturating_add(*count);
             squares += (*count as f64) * (*count as f64);
-            codes.push((code.clone(), to_i64(*count, "code count")?));
+            codes.push((code.key(), to_i64(*count, "code count")?));
         }
         // The fleet report sums batch_codes; it must agree with the batch's own total.
         if total != report.error_events {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use argus_parser::{FileStatus, RecFile, scan_file};
+use argus_parser::{ErrorCode, FileStatus, RecFile, scan_file};
 use argus_pipeline::report::{
     BatchMeta, BatchReport, BatchStatus, FileEntry, FileOutcome, FinishedBatch, TopError, assemble_batch,
     rank,
@@ -80,7 +80,8 @@ fn outcomes(dir: &Path) -> Vec<FileOutcome> {
 pub fn synthetic(id: &str, vin: &str, codes: &[(&str, u64)]) -> FinishedBatch {
     let events: u64 = codes.iter().map(|(_, n)| n).sum();
     let records = events * 3 + 10;
-    let mut code_counts: Vec<(String, u64)> = codes.iter().map(|(c, n)| ((*c).to_owned(), *n)).collect();
+    let mut code_counts: Vec<(ErrorCode, u64)> =
+        codes.iter().map(|(c, n)| (c.parse().expect("a spelled code"), *n)).collect();
     code_counts.sort();
     let top = codes
         .iter()
