@@ -3,23 +3,26 @@
 
 use std::io::IsTerminal;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use argus_pipeline::Metrics;
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// How often the display refreshes.
+const REFRESH: Duration = Duration::from_millis(200);
+
 /// A running progress display; [`Progress::finish`] stops it.
 pub struct Progress {
-    stop: Arc<AtomicBool>,
+    /// Dropping it wakes and stops the thread at once, not at its next refresh.
+    stop: Option<Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Progress {
     pub fn start(metrics: Arc<Metrics>) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
+        let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
             let started = Instant::now();
             let terminal = std::io::stderr().is_terminal();
@@ -32,8 +35,7 @@ impl Progress {
                 bar
             });
             let mut last_log = Instant::now();
-            while !flag.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(200));
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(REFRESH) {
                 let line = status_line(&metrics, started.elapsed());
                 match &bar {
                     Some(bar) => bar.set_message(line),
@@ -48,11 +50,11 @@ impl Progress {
                 bar.finish_with_message(status_line(&metrics, started.elapsed()));
             }
         });
-        Self { stop, thread: Some(thread) }
+        Self { stop: Some(stop), thread: Some(thread) }
     }
 
     pub fn finish(mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        drop(self.stop.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

@@ -15,6 +15,16 @@ pub enum FeedEvent {
     EmptyBatch { batch_id: String },
 }
 
+impl FeedEvent {
+    /// The batch the event belongs to.
+    pub fn batch_id(&self) -> &str {
+        match self {
+            FeedEvent::File(file) => &file.batch_id,
+            FeedEvent::EmptyBatch { batch_id } => batch_id,
+        }
+    }
+}
+
 /// Whether a feed may produce more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FeedState {
@@ -28,7 +38,9 @@ pub enum FeedState {
 
 /// A source of file-ready events, polled by the source operator on the worker that owns it.
 pub trait Feed {
-    /// Appends up to `max` ready events to `out` without blocking for long.
+    /// Appends about `max` ready events to `out` without blocking for long. A feed that
+    /// lists whole batches may complete the batch it started, so `poll(1, ..)` may give
+    /// all the files of one batch; the source asks for one batch at a time this way.
     fn poll(&mut self, max: usize, out: &mut Vec<FeedEvent>) -> FeedState;
 
     /// Every batch opened before `time` is durably written (reports stored). A feed that

@@ -1,13 +1,20 @@
 //! The source operator: turns feed events into [`SourceItem`]s at a time per batch and
 //! holds a capability for each open batch until all its files are in (or it times out),
 //! so that the frontier passing a batch's time means the batch is complete.
+//!
+//! Backpressure: at most `max_batches_in_flight` batches are opened and not yet durable.
+//! The source asks its feed for one event (one batch, for feeds that list whole batches)
+//! at a time and stops as soon as that many are in flight. While it is blocked it still
+//! polls when open batches wait for files, because their files may be queued behind
+//! events of new batches: those new events wait in the source (up to
+//! `max_waiting_events`) until there is room, in the order they came.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::Capability;
-use timely::dataflow::operators::generic::source;
+use timely::dataflow::operators::generic::{OutputBuilderSession, source};
 use timely::dataflow::{ProbeHandle, Scope, StreamVec};
 
 use crate::feed::{Feed, FeedEvent, FeedState};
@@ -16,16 +23,21 @@ use crate::items::{FileReady, SourceItem, Time};
 /// How the source paces itself.
 #[derive(Clone)]
 pub struct SourceConfig {
-    /// Events taken from the feed per activation. Default 256.
+    /// Events taken from the feed per activation, at most. Default 256.
     pub events_per_activation: usize,
-    /// Batches emitted but not yet durable before the source stops polling (backpressure:
-    /// bounds the memory a long replay needs). Default 8.
+    /// Batches opened but not yet durable before the source stops opening more
+    /// (backpressure: bounds the files mapped and spooled at once). Default 8.
     pub max_batches_in_flight: usize,
+    /// Events of not yet opened batches that the source holds while it is blocked and
+    /// still looks for the files of open batches. Default 10,000.
+    pub max_waiting_events: usize,
     /// An open batch still missing files this long after its first event is finalised as
     /// failed. Default 10 minutes.
     pub batch_timeout: Duration,
     /// How often an idle source wakes to advance time to "now". Default 100 ms.
     pub idle_tick: Duration,
+    /// How often a blocked source looks at the durable probe again. Default 1 ms.
+    pub blocked_tick: Duration,
     /// The ingest clock, in milliseconds since the Unix epoch.
     pub clock: crate::Clock,
 }
@@ -35,8 +47,10 @@ impl Default for SourceConfig {
         Self {
             events_per_activation: 256,
             max_batches_in_flight: 8,
+            max_waiting_events: 10_000,
             batch_timeout: Duration::from_secs(600),
             idle_tick: Duration::from_millis(100),
+            blocked_tick: Duration::from_millis(1),
             clock: crate::system_clock(),
         }
     }
@@ -47,11 +61,15 @@ impl std::fmt::Debug for SourceConfig {
         f.debug_struct("SourceConfig")
             .field("events_per_activation", &self.events_per_activation)
             .field("max_batches_in_flight", &self.max_batches_in_flight)
+            .field("max_waiting_events", &self.max_waiting_events)
             .field("batch_timeout", &self.batch_timeout)
             .field("idle_tick", &self.idle_tick)
+            .field("blocked_tick", &self.blocked_tick)
             .finish_non_exhaustive()
     }
 }
+
+type Output<'a> = OutputBuilderSession<'a, Time, CapacityContainerBuilder<Vec<SourceItem>>>;
 
 /// A batch whose files are still arriving.
 struct OpenBatch {
@@ -59,6 +77,122 @@ struct OpenBatch {
     file_count: u32,
     files: HashSet<String>,
     opened_at: Time,
+}
+
+/// What the source remembers between activations.
+struct Batches {
+    max_in_flight: usize,
+    open: BTreeMap<String, OpenBatch>,
+    /// Batch ids already complete: repeats of their events change nothing. Grows with the
+    /// number of batches seen in this run (ids only); the store dedupes across runs.
+    done: HashSet<String>,
+    /// Batches opened but not yet durable, by time.
+    in_flight: BTreeMap<Time, usize>,
+    /// Events of batches not yet opened, held back while the source is blocked.
+    waiting: VecDeque<FeedEvent>,
+}
+
+impl Batches {
+    fn blocked(&self) -> bool {
+        self.in_flight.values().sum::<usize>() >= self.max_in_flight
+    }
+
+    /// Takes the event if it belongs to a known batch or a new batch may open; returns it
+    /// otherwise. A new batch opens at `base`'s time.
+    fn offer(
+        &mut self,
+        event: FeedEvent,
+        base: &Capability<Time>,
+        now: Time,
+        output: &mut Output<'_>,
+    ) -> Option<FeedEvent> {
+        let batch_id = event.batch_id();
+        if self.done.contains(batch_id) {
+            return None;
+        }
+        if self.open.contains_key(batch_id) {
+            match event {
+                FeedEvent::File(file) => self.admit(file, output),
+                FeedEvent::EmptyBatch { batch_id } => {
+                    tracing::warn!(%batch_id, "ignoring an empty-batch event for a batch with files");
+                }
+            }
+            return None;
+        }
+        if self.blocked() {
+            return Some(event);
+        }
+        let time = *base.time();
+        *self.in_flight.entry(time).or_default() += 1;
+        match event {
+            FeedEvent::EmptyBatch { batch_id } => {
+                output.session(base).give(SourceItem::Open {
+                    time,
+                    batch_id: batch_id.clone(),
+                    file_count: 0,
+                });
+                self.done.insert(batch_id);
+            }
+            FeedEvent::File(file) => {
+                let batch = OpenBatch {
+                    cap: base.clone(),
+                    file_count: file.file_count,
+                    files: HashSet::new(),
+                    opened_at: now,
+                };
+                output.session(base).give(SourceItem::Open {
+                    time,
+                    batch_id: file.batch_id.clone(),
+                    file_count: file.file_count,
+                });
+                self.open.insert(file.batch_id.clone(), batch);
+                self.admit(file, output);
+            }
+        }
+        None
+    }
+
+    /// Emits a file of an open batch at the batch's time, once per file id, and closes the
+    /// batch when it has all its files.
+    fn admit(&mut self, file: FileReady, output: &mut Output<'_>) {
+        let Some(batch) = self.open.get_mut(&file.batch_id) else { return };
+        let batch_id = file.batch_id.clone();
+        if batch.files.insert(file.file_id.clone()) {
+            let time = *batch.cap.time();
+            output.session(&batch.cap).give(SourceItem::File { time, file });
+        }
+        if batch.files.len() as u32 >= batch.file_count {
+            self.open.remove(&batch_id);
+            self.done.insert(batch_id);
+        }
+    }
+
+    /// Offers the held-back events again, in order; those that still find no room stay.
+    fn release_waiting(&mut self, base: &Capability<Time>, now: Time, output: &mut Output<'_>) {
+        for _ in 0..self.waiting.len() {
+            let Some(event) = self.waiting.pop_front() else { break };
+            if let Some(event) = self.offer(event, base, now, output) {
+                self.waiting.push_back(event);
+            }
+        }
+    }
+
+    /// Finalises open batches that waited longer than `timeout` for their files.
+    fn expire(&mut self, now: Time, timeout: Duration) {
+        let timeout_ms = timeout.as_millis() as Time;
+        let expired: Vec<String> = self
+            .open
+            .iter()
+            .filter(|(_, b)| now >= b.opened_at + timeout_ms)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for batch_id in expired {
+            let Some(batch) = self.open.remove(&batch_id) else { continue };
+            let missing = batch.file_count - batch.files.len() as u32;
+            tracing::warn!(%batch_id, missing, "batch timed out");
+            self.done.insert(batch_id);
+        }
+    }
 }
 
 /// Builds the source. Only the worker given a feed produces anything; the others drop
@@ -73,14 +207,15 @@ pub fn file_source<'s>(
         let activator = scope.activator_for(info.address.clone());
         let mut feed = feed;
         let mut base = feed.as_ref().map(|_| cap);
-        let mut open: BTreeMap<String, OpenBatch> = BTreeMap::new();
-        // Batch ids already complete: repeats of their events change nothing. Grows with the
-        // number of batches seen in this run (ids only); the store dedupes across runs.
-        let mut done: HashSet<String> = HashSet::new();
-        // Batches emitted but not yet durable, by time.
-        let mut in_flight: BTreeMap<Time, usize> = BTreeMap::new();
+        let mut batches = Batches {
+            max_in_flight: config.max_batches_in_flight.max(1),
+            open: BTreeMap::new(),
+            done: HashSet::new(),
+            in_flight: BTreeMap::new(),
+            waiting: VecDeque::new(),
+        };
         let mut finished = false;
-        let mut events = Vec::new();
+        let mut polled = Vec::new();
 
         move |output| {
             let (Some(feed), Some(base_cap)) = (feed.as_mut(), base.as_mut()) else { return };
@@ -92,101 +227,50 @@ pub fn file_source<'s>(
 
             // Acknowledge what is durable, and make room for more batches.
             let durable_before = durable.with_frontier(|f| f.first().copied().unwrap_or(Time::MAX));
-            in_flight.retain(|t, _| *t >= durable_before);
+            batches.in_flight.retain(|t, _| *t >= durable_before);
             feed.durable_before(durable_before);
+            let in_flight_before = batches.in_flight.values().sum::<usize>();
 
-            let mut state = FeedState::Idle;
-            let blocked = in_flight.values().sum::<usize>() >= config.max_batches_in_flight;
-            let mut opened = false;
-            if !finished && !blocked {
-                events.clear();
-                state = feed.poll(config.events_per_activation, &mut events);
+            batches.release_waiting(base_cap, now, output);
+            // Poll one event (or batch) at a time, so that no poll overshoots the limit. A
+            // blocked source polls on only to find the files of its open batches.
+            let mut budget = config.events_per_activation.max(1);
+            let mut state = if finished { FeedState::Finished } else { FeedState::Idle };
+            while !finished
+                && budget > 0
+                && (!batches.blocked()
+                    || (!batches.open.is_empty() && batches.waiting.len() < config.max_waiting_events))
+            {
+                state = feed.poll(1, &mut polled);
                 finished = state == FeedState::Finished;
-                for event in events.drain(..) {
-                    match event {
-                        FeedEvent::EmptyBatch { batch_id } => {
-                            if done.insert(batch_id.clone()) {
-                                *in_flight.entry(time).or_default() += 1;
-                                opened = true;
-                                output.session(&*base_cap).give(SourceItem::Open {
-                                    time,
-                                    batch_id,
-                                    file_count: 0,
-                                });
-                            }
-                        }
-                        FeedEvent::File(file) => {
-                            if done.contains(&file.batch_id) {
-                                continue;
-                            }
-                            let batch = open.entry(file.batch_id.clone()).or_insert_with(|| {
-                                *in_flight.entry(time).or_default() += 1;
-                                opened = true;
-                                OpenBatch {
-                                    cap: base_cap.clone(),
-                                    file_count: file.file_count,
-                                    files: HashSet::new(),
-                                    opened_at: now,
-                                }
-                            });
-                            admit(batch, file, output);
-                        }
+                budget = budget.saturating_sub(polled.len().max(1));
+                for event in polled.drain(..) {
+                    if let Some(event) = batches.offer(event, base_cap, now, output) {
+                        batches.waiting.push_back(event);
                     }
                 }
-            }
-
-            // Close complete batches, and those that waited too long.
-            let timeout_ms = config.batch_timeout.as_millis() as Time;
-            let closed: Vec<String> = open
-                .iter()
-                .filter(|(_, b)| b.files.len() as u32 >= b.file_count || now >= b.opened_at + timeout_ms)
-                .map(|(id, _)| id.clone())
-                .collect();
-            for id in closed {
-                if let Some(batch) = open.remove(&id) {
-                    if (batch.files.len() as u32) < batch.file_count {
-                        tracing::warn!(batch_id = %id, missing = batch.file_count - batch.files.len() as u32, "batch timed out");
-                    }
-                    done.insert(id);
+                if state != FeedState::Ready {
+                    break;
                 }
             }
+            batches.expire(now, config.batch_timeout);
 
-            if finished && open.is_empty() {
+            if finished && batches.open.is_empty() && batches.waiting.is_empty() {
                 base = None; // the source is done: the frontier may pass every time
                 return;
             }
-            if opened {
+            if batches.in_flight.values().sum::<usize>() > in_flight_before {
                 // New batches get a later time, so the frontier can pass `time` as soon as
                 // the batches opened at it are done, without waiting for the clock to tick.
                 base_cap.downgrade(&(time + 1));
             }
-            let blocked = in_flight.values().sum::<usize>() >= config.max_batches_in_flight;
-            match state {
-                // Blocked on durability: look at the probe again soon.
-                _ if blocked => activator.activate_after(Duration::from_millis(1)),
-                FeedState::Ready => activator.activate(),
-                _ => activator.activate_after(config.idle_tick),
+            if batches.blocked() {
+                activator.activate_after(config.blocked_tick);
+            } else if state == FeedState::Ready {
+                activator.activate();
+            } else {
+                activator.activate_after(config.idle_tick);
             }
         }
     })
-}
-
-/// Emits a file of an open batch at the batch's time, once per file id.
-fn admit(
-    batch: &mut OpenBatch,
-    file: FileReady,
-    output: &mut timely::dataflow::operators::generic::OutputBuilderSession<
-        '_,
-        Time,
-        CapacityContainerBuilder<Vec<SourceItem>>,
-    >,
-) {
-    let time = *batch.cap.time();
-    if batch.files.is_empty() {
-        let open = SourceItem::Open { time, batch_id: file.batch_id.clone(), file_count: batch.file_count };
-        output.session(&batch.cap).give(open);
-    }
-    if batch.files.insert(file.file_id.clone()) {
-        output.session(&batch.cap).give(SourceItem::File { time, file });
-    }
 }

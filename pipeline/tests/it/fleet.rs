@@ -1,123 +1,13 @@
 //! The fleet Top-K inside one running dataflow: incremental updates give the same report
 //! as a run over everything at once, and the windowed view retracts expired batches.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
 
-use argus_parser::{Compression, KIND_DTC, KIND_LOG, RecWriter, Record, WriterConfig};
-use argus_pipeline::{
-    ChannelFeed, ClusterConfig, DataflowConfig, FeedEvent, FileReady, FinishedBatch, FleetReport, Job,
-    LocalResolver, Metrics, ReportWriter, SinkError, VecFeed,
-};
+use argus_pipeline::{ChannelFeed, DataflowConfig, FeedEvent, FileReady, FleetReport, VecFeed};
 
-/// Captures what the dataflow writes.
-#[derive(Clone, Default)]
-struct Capture {
-    batches: Arc<Mutex<Vec<FinishedBatch>>>,
-    fleet: Arc<Mutex<Option<FleetReport>>>,
-    window: Arc<Mutex<Option<FleetReport>>>,
-}
-
-impl ReportWriter for Capture {
-    fn write_batch(&mut self, batch: &FinishedBatch) -> Result<(), SinkError> {
-        self.batches.lock().unwrap().push(batch.clone());
-        Ok(())
-    }
-    fn write_fleet(&mut self, fleet: &FleetReport) -> Result<(), SinkError> {
-        *self.fleet.lock().unwrap() = Some(fleet.clone());
-        Ok(())
-    }
-    fn write_fleet_window(&mut self, fleet: &FleetReport) -> Result<(), SinkError> {
-        *self.window.lock().unwrap() = Some(fleet.clone());
-        Ok(())
-    }
-}
-
-const CODES: [u32; 12] = [
-    0x03_0100, 0x03_0200, 0x01_7100, 0x04_2000, 0xC1_0087, 0xC1_4000, 0x40_5610, 0x91_2300, 0x7F_FF1A,
-    0x00_0111, 0x02_9900, 0x06_0000,
-];
-
-/// Writes one batch directory with a skewed, seed-dependent mix of codes.
-fn write_batch(dir: &Path, seed: u64, session_start_ns: u64) -> Vec<FileReady> {
-    std::fs::create_dir_all(dir).unwrap();
-    let vin = format!("VIN{:014}", seed % 7);
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    let mut next = move || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        state >> 33
-    };
-    let files = 1 + (seed % 3) as usize;
-    let batch_id = dir.file_name().unwrap().to_string_lossy().into_owned();
-    (0..files)
-        .map(|f| {
-            let path = dir.join(format!("seg-{f:02}.rec"));
-            let config = WriterConfig { chunk_bytes: 2048, compression: Compression::None, zstd_level: 1 };
-            let out = std::fs::File::create(&path).unwrap();
-            let mut writer =
-                RecWriter::new(out, vin.as_bytes().try_into().unwrap(), session_start_ns, "fw", config)
-                    .unwrap();
-            for i in 0..(50 + next() % 100) {
-                let pick = (next() % 64) as usize;
-                let code = CODES[(pick * pick / 400).min(CODES.len() - 1)];
-                let log = next() % 4 == 0;
-                let record = Record {
-                    kind: if log { KIND_LOG } else { KIND_DTC },
-                    severity: (next() % 6) as u8,
-                    ecu: 0x07E0 + (next() % 3) as u16,
-                    ts_ns: session_start_ns + i * 1_000_000,
-                    code: if log { (next() % 3) as u32 * 100 } else { code },
-                    dtc_status: (next() % 16) as u8,
-                    message: b"m",
-                };
-                writer.push(&record).unwrap();
-            }
-            writer.finish().unwrap();
-            FileReady {
-                batch_id: batch_id.clone(),
-                file_id: format!("seg-{f:02}.rec"),
-                location: path.to_string_lossy().into_owned(),
-                file_count: files as u32,
-            }
-        })
-        .collect()
-}
-
-fn job(
-    feed: Box<dyn argus_pipeline::Feed + Send>,
-    capture: Capture,
-    config: DataflowConfig,
-    workers: usize,
-) -> Job {
-    let feed = Mutex::new(Some(feed));
-    Job {
-        dataflow: config,
-        cluster: ClusterConfig::single(workers),
-        feeds: Arc::new(move |index, _| {
-            if index == 0 {
-                feed.lock().unwrap().take().map(|f| f as Box<dyn argus_pipeline::Feed>)
-            } else {
-                None
-            }
-        }),
-        writers: Arc::new(move |_| Ok(vec![Box::new(capture.clone()) as Box<dyn ReportWriter>])),
-        resolver: Arc::new(LocalResolver),
-        metrics: Arc::new(Metrics::default()),
-    }
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-const SESSION_NS: u64 = 1_767_225_600_000_000_000;
+use crate::common::{Capture, SESSION_NS, job, wait_until, write_batch};
 
 #[test]
 fn one_more_batch_updates_the_fleet_like_a_full_run() {

@@ -1,0 +1,5 @@
+//! The pipeline's integration tests: whole dataflows on local files.
+
+mod common;
+mod fleet;
+mod source;
