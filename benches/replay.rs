@@ -15,6 +15,7 @@
 //! - replay -w N: `argus_pipeline::run` with a `Job` as `argus replay` builds it (a
 //!   `DirFeed` over the root, default `DataflowConfig`, a no-op report writer), N workers,
 //!   wall time from the call to its return (timely start-up and shutdown included).
+//!   `ARGUS_BENCH_IN_FLIGHT=N` sets the source's `max_batches_in_flight`.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -134,8 +135,10 @@ fn replay(root: &Root, workers: usize) -> Replayed {
     let metrics = Arc::new(Metrics::default());
     let capture = Capture::default();
     let feed = DirFeed::open(&root.root).expect("opening the replay root");
-    let job =
-        common::job(Box::new(feed), capture.clone(), DataflowConfig::default(), workers, metrics.clone());
+    let mut config = DataflowConfig::default();
+    let source = &mut config.source;
+    source.max_batches_in_flight = env_or("ARGUS_BENCH_IN_FLIGHT", source.max_batches_in_flight);
+    let job = common::job(Box::new(feed), capture.clone(), config, workers, metrics.clone());
     let cpu = common::process_cpu_total();
     let start = Instant::now();
     argus_pipeline::run(job).expect("replay");

@@ -1,6 +1,7 @@
 //! `argus replay ROOT --out OUT`: runs the dataflow over archived batches (a directory or
 //! an object-store prefix) and writes the batch and fleet reports.
 
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use argus_ingest::{DirFeed, SpoolResolver, StoreFeed, open_url};
+use argus_pipeline::source::SourceConfig;
 use argus_pipeline::{
     ClusterConfig, DataflowConfig, Feed, FileResolver, Job, JsonDirWriter, LocalResolver, Metrics,
     ReportWriter,
@@ -41,8 +43,16 @@ pub struct ReplayArgs {
     /// Where objects from an object store are spooled before they are mapped.
     #[arg(long)]
     pub spool: Option<PathBuf>,
+    /// Batches read but not yet written before reading pauses (bounds the files mapped and
+    /// spooled at once); reading resumes when half of them are written.
+    #[arg(long, default_value_t = default_max_batches_in_flight())]
+    pub max_batches_in_flight: NonZeroUsize,
     #[command(flatten)]
     pub cluster: ClusterArgs,
+}
+
+fn default_max_batches_in_flight() -> NonZeroUsize {
+    NonZeroUsize::new(SourceConfig::default().max_batches_in_flight).unwrap_or(NonZeroUsize::MIN)
 }
 
 /// Timely's cluster options, spelled as timely spells them.
@@ -147,7 +157,15 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let store_handle = runtime.handle().clone();
     let metrics = Arc::new(Metrics::default());
     let job = Job {
-        dataflow: DataflowConfig { k: args.k, window: args.window, ..DataflowConfig::default() },
+        dataflow: DataflowConfig {
+            k: args.k,
+            window: args.window,
+            source: SourceConfig {
+                max_batches_in_flight: args.max_batches_in_flight.get(),
+                ..SourceConfig::default()
+            },
+            ..DataflowConfig::default()
+        },
         cluster: args.cluster.config(),
         feeds: Arc::new(move |index, _peers| {
             if index != 0 {

@@ -4,7 +4,9 @@
 //!
 //! Backpressure: at most `max_batches_in_flight` batches are opened and not yet durable.
 //! The source asks its feed for one event (one batch, for feeds that list whole batches)
-//! at a time and stops as soon as that many are in flight. While it is blocked it still
+//! at a time and stops as soon as that many are in flight; it opens more only once half of
+//! them are durable, so that batches share times (every time costs a fleet update, which
+//! one batch per time would pay for every batch). While it is blocked it still
 //! polls when open batches wait for files, because their files may be queued behind
 //! events of new batches: those new events wait in the source (up to
 //! `max_waiting_events`) until there is room, in the order they came.
@@ -26,7 +28,8 @@ pub struct SourceConfig {
     /// Events taken from the feed per activation, at most. Default 256.
     pub events_per_activation: usize,
     /// Batches opened but not yet durable before the source stops opening more
-    /// (backpressure: bounds the files mapped and spooled at once). Default 8.
+    /// (backpressure: bounds the files mapped and spooled at once); it resumes when half
+    /// of them are durable. Default 8.
     pub max_batches_in_flight: usize,
     /// Events of not yet opened batches that the source holds while it is blocked and
     /// still looks for the files of open batches. Default 10,000.
@@ -88,13 +91,25 @@ struct Batches {
     done: HashSet<String>,
     /// Batches opened but not yet durable, by time.
     in_flight: BTreeMap<Time, usize>,
+    /// Set when `max_in_flight` batches are in flight, cleared when half are durable.
+    blocked: bool,
     /// Events of batches not yet opened, held back while the source is blocked.
     waiting: VecDeque<FeedEvent>,
 }
 
 impl Batches {
     fn blocked(&self) -> bool {
-        self.in_flight.values().sum::<usize>() >= self.max_in_flight
+        self.blocked
+    }
+
+    fn in_flight(&self) -> usize {
+        self.in_flight.values().sum()
+    }
+
+    /// Forgets the batches opened before `durable_before`: they are written.
+    fn acknowledge(&mut self, durable_before: Time) {
+        self.in_flight.retain(|t, _| *t >= durable_before);
+        self.blocked &= self.in_flight() > self.max_in_flight / 2;
     }
 
     /// Takes the event if it belongs to a known batch or a new batch may open; returns it
@@ -124,6 +139,7 @@ impl Batches {
         }
         let time = *base.time();
         *self.in_flight.entry(time).or_default() += 1;
+        self.blocked = self.in_flight() >= self.max_in_flight;
         match event {
             FeedEvent::EmptyBatch { batch_id } => {
                 output.session(base).give(SourceItem::Open {
@@ -212,6 +228,7 @@ pub fn file_source<'s>(
             open: BTreeMap::new(),
             done: HashSet::new(),
             in_flight: BTreeMap::new(),
+            blocked: false,
             waiting: VecDeque::new(),
         };
         let mut finished = false;
@@ -227,9 +244,9 @@ pub fn file_source<'s>(
 
             // Acknowledge what is durable, and make room for more batches.
             let durable_before = durable.with_frontier(|f| f.first().copied().unwrap_or(Time::MAX));
-            batches.in_flight.retain(|t, _| *t >= durable_before);
+            batches.acknowledge(durable_before);
             feed.durable_before(durable_before);
-            let in_flight_before = batches.in_flight.values().sum::<usize>();
+            let in_flight_before = batches.in_flight();
 
             batches.release_waiting(base_cap, now, output);
             // Poll one event (or batch) at a time, so that no poll overshoots the limit. A
@@ -259,7 +276,7 @@ pub fn file_source<'s>(
                 base = None; // the source is done: the frontier may pass every time
                 return;
             }
-            if batches.in_flight.values().sum::<usize>() > in_flight_before {
+            if batches.in_flight() > in_flight_before {
                 // New batches get a later time, so the frontier can pass `time` as soon as
                 // the batches opened at it are done, without waiting for the clock to tick.
                 base_cap.downgrade(&(time + 1));
