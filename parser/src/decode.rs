@@ -57,24 +57,34 @@ impl ChunkDecoder {
         offset: usize,
         header: &ChunkHeader,
     ) -> Result<&'a [u8], Corruption> {
-        let raw = self.raw_payload(file, offset, header)?;
+        let (raw, _) = self.raw_payload(file, offset, header, false)?;
         validate_records(raw, header.record_count)?;
         Ok(raw)
     }
 
     /// Checks 2 to 4 only: the raw payload, its records not yet walked. The scanner runs
-    /// check 5 in the same pass that counts the records.
+    /// check 5 in the same pass that counts the records. With `defer_crc`, the payload CRC
+    /// of an uncompressed chunk is not checked either but returned, for that pass to check
+    /// while it walks (its raw payload is the stored one); compressed payloads are checked
+    /// here, before zstd reads them.
     pub(crate) fn raw_payload<'a>(
         &'a mut self,
         file: &'a [u8],
         offset: usize,
         header: &ChunkHeader,
-    ) -> Result<&'a [u8], Corruption> {
+        defer_crc: bool,
+    ) -> Result<(&'a [u8], Option<u32>), Corruption> {
         if header.stored_len > MAX_PAYLOAD_LEN || header.raw_len > MAX_PAYLOAD_LEN {
             return Err(Corruption::TooLarge);
         }
         let start = offset + CHUNK_HEADER_LEN;
         let stored = file.get(start..start + header.stored_len as usize).ok_or(Corruption::OutOfFile)?;
+        if defer_crc && header.compression == 0 {
+            if header.raw_len != header.stored_len {
+                return Err(Corruption::LengthMismatch);
+            }
+            return Ok((stored, Some(header.payload_crc)));
+        }
         if crc32c::crc32c(stored) != header.payload_crc {
             return Err(Corruption::PayloadCrc);
         }
@@ -85,7 +95,7 @@ impl ChunkDecoder {
             other => return Err(Corruption::UnknownCompression(other)),
         };
         debug_assert_eq!(raw.len(), header.raw_len as usize);
-        Ok(raw)
+        Ok((raw, None))
     }
 
     fn decompress(&mut self, stored: &[u8], raw_len: usize) -> Result<&[u8], Corruption> {

@@ -24,6 +24,8 @@
 mod bytes;
 mod chunk;
 mod count;
+#[cfg(target_arch = "x86_64")]
+mod crc;
 mod decode;
 mod event;
 mod file;

@@ -75,8 +75,8 @@ impl Scanner {
         header: &crate::chunk::ChunkHeader,
         out: &mut RangeScan,
     ) {
-        let good = match self.decoder.raw_payload(file, offset, header) {
-            Ok(raw) => self.pass.run(raw, header.record_count, out).is_ok(),
+        let good = match self.decoder.raw_payload(file, offset, header, true) {
+            Ok((raw, crc)) => self.pass.run(raw, header.record_count, crc, out).is_ok(),
             Err(_) => false,
         };
         if good {
