@@ -15,7 +15,8 @@
 //! - replay -w N: `argus_pipeline::run` with a `Job` as `argus replay` builds it (a
 //!   `DirFeed` over the root, default `DataflowConfig`, a no-op report writer), N workers,
 //!   wall time from the call to its return (timely start-up and shutdown included).
-//!   `ARGUS_BENCH_IN_FLIGHT=N` sets the source's `max_batches_in_flight`.
+//!   `ARGUS_BENCH_IN_FLIGHT=N` sets the source's `max_batches_in_flight`,
+//!   `ARGUS_BENCH_WALK_BYTES=N` the split's `walk_bytes_per_activation`.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -138,6 +139,8 @@ fn replay(root: &Root, workers: usize) -> Replayed {
     let mut config = DataflowConfig::default();
     let source = &mut config.source;
     source.max_batches_in_flight = env_or("ARGUS_BENCH_IN_FLIGHT", source.max_batches_in_flight);
+    let split = &mut config.split;
+    split.walk_bytes_per_activation = env_or("ARGUS_BENCH_WALK_BYTES", split.walk_bytes_per_activation);
     let job = common::job(Box::new(feed), capture.clone(), config, workers, metrics.clone());
     let cpu = common::process_cpu_total();
     let start = Instant::now();

@@ -32,6 +32,7 @@ mod file;
 mod header;
 mod record;
 mod scan;
+mod split;
 mod stats;
 mod tally;
 pub mod testing;
@@ -47,7 +48,8 @@ pub use header::{
 };
 pub use record::{KIND_DTC, KIND_LOG, RECORD_HEADER_LEN, Record, RecordError, Records, validate_records};
 pub use scan::{FileScan, RangeScan, Scanner, merge_ts, scan_file};
+pub use split::{Splitter, split};
 pub use stats::{FileStats, FileStatus};
 pub use tally::{CodeCount, CodeTally};
-pub use walk::{ChunkRange, ChunkWalk, Layout, Step, split};
+pub use walk::{ChunkRange, ChunkWalk, Layout, Step};
 pub use writer::{RecWriter, WriterConfig, write_chunk};

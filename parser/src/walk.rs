@@ -42,6 +42,11 @@ impl<'a> ChunkWalk<'a> {
         Self { file, pos: start, stop: stop.min(file.len()), finder: memmem::Finder::new(&CHUNK_MAGIC) }
     }
 
+    /// Where the next step starts (the file's length once the walk hit a truncation).
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
     /// The first offset after `from` where a header passing check 1 starts.
     fn resync(&self, from: usize) -> Option<usize> {
         let mut at = from;
@@ -109,25 +114,4 @@ pub struct ChunkRange {
     pub start: u64,
     pub end: u64,
     pub chunks: u64,
-}
-
-/// Walks the whole file, returning its layout and the chunks cut into ranges of about
-/// `target_bytes` each (a range never splits a chunk).
-pub fn split(file: &[u8], start: usize, target_bytes: u64) -> (Layout, Vec<ChunkRange>) {
-    let mut layout = Layout::default();
-    let mut ranges = Vec::new();
-    let mut open: Option<ChunkRange> = None;
-    for step in ChunkWalk::new(file, start) {
-        layout.add(&step);
-        let Step::Chunk { offset, header } = step else { continue };
-        let end = offset as u64 + header.span_len();
-        let range = open.get_or_insert(ChunkRange { start: offset as u64, end, chunks: 0 });
-        range.end = end;
-        range.chunks += 1;
-        if range.end - range.start >= target_bytes {
-            ranges.extend(open.take());
-        }
-    }
-    ranges.extend(open);
-    (layout, ranges)
 }

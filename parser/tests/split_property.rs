@@ -7,7 +7,7 @@ mod common;
 
 use argus_parser::{
     ChunkDecoder, ChunkHeader, ChunkWalk, Compression, FileHeader, RangeScan, RecWriter, Record, Records,
-    Scanner, Step, WriterConfig, scan_file, split,
+    Scanner, Splitter, Step, WriterConfig, scan_file, split,
 };
 use common::reference;
 use proptest::prelude::*;
@@ -197,6 +197,13 @@ fn check_split(bytes: &[u8], target: u64, seed: u64) -> Result<(), TestCaseError
     };
     let (layout, mut ranges) = split(bytes, header.header_len, target);
     prop_assert_eq!(layout, whole.layout);
+    // The same walk in pieces of a random budget gives the same layout and ranges.
+    let budget = 1 + seed % (bytes.len() as u64 / 3 + 1);
+    let mut splitter = Splitter::new(header.header_len, target);
+    let mut pieces = Vec::new();
+    while !splitter.advance(bytes, budget, &mut pieces) {}
+    prop_assert_eq!(splitter.layout(), layout);
+    prop_assert_eq!(&pieces, &ranges);
     prop_assert_eq!(ranges.iter().map(|r| r.chunks).sum::<u64>(), layout.chunks);
     prop_assert!(ranges.windows(2).all(|w| w[0].end <= w[1].start), "ranges in order, disjoint");
     let mut mix = Mix(seed);

@@ -1,10 +1,19 @@
 //! The split operator: maps each file (once per process), checks its header, walks its
 //! chunk headers, and cuts it into ranges that all workers share.
+//!
+//! The walk of a large file is itself work (tens of milliseconds for 4 GiB, mostly page
+//! faults on the chunk headers): it goes `walk_bytes_per_activation` at a time and hands
+//! out the ranges found so far after each piece, so the other workers start parsing
+//! while it walks on.
 
-use argus_parser::{FileHeader, split};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use argus_parser::{FileHeader, RecFile, Splitter};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::StreamVec;
 use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::Capability;
 use timely::dataflow::operators::generic::Operator;
 
 use crate::items::{FileHead, FileReady, RangeTask, Time, route};
@@ -27,11 +36,19 @@ pub struct SplitConfig {
     pub max_range: u64,
     /// Ranges wanted per worker for one file, when the file is large. Default 4.
     pub ranges_per_worker: u64,
+    /// File bytes walked per activation before the ranges found are handed out.
+    /// Default 256 MiB (a few milliseconds).
+    pub walk_bytes_per_activation: u64,
 }
 
 impl Default for SplitConfig {
     fn default() -> Self {
-        Self { min_range: 4 << 20, max_range: 32 << 20, ranges_per_worker: 4 }
+        Self {
+            min_range: 4 << 20,
+            max_range: 32 << 20,
+            ranges_per_worker: 4,
+            walk_bytes_per_activation: 256 << 20,
+        }
     }
 }
 
@@ -41,35 +58,112 @@ impl SplitConfig {
     }
 }
 
+/// A file whose chunk walk is under way.
+struct Walking {
+    cap: Capability<Time>,
+    head: FileHead,
+    rec: Arc<RecFile>,
+    splitter: Splitter,
+    /// Ranges handed out so far.
+    ranges: u64,
+}
+
+impl Walking {
+    /// Walks on within `budget` bytes, handing out the ranges found; returns the bytes
+    /// walked and whether the file is done (its head then handed out too).
+    fn advance(
+        &mut self,
+        budget: u64,
+        found: &mut Vec<argus_parser::ChunkRange>,
+        output: &mut Output<'_>,
+    ) -> (u64, bool) {
+        let before = self.splitter.position();
+        let done = self.splitter.advance(self.rec.bytes(), budget, found);
+        let mut session = output.session(&self.cap);
+        for range in found.drain(..) {
+            session.give(SplitItem::Range(RangeTask {
+                time: self.head.time,
+                seq: self.ranges,
+                batch_id: self.head.batch_id.clone(),
+                file_id: self.head.file_id.clone(),
+                location: self.head.location.clone(),
+                range,
+            }));
+            self.ranges += 1;
+        }
+        if done {
+            let layout = self.splitter.layout();
+            self.head.chunks = layout.chunks;
+            self.head.bytes_skipped = layout.bytes_skipped;
+            self.head.truncated = layout.truncated;
+            session.give(SplitItem::Head(self.head.clone()));
+        }
+        ((self.splitter.position() - before) as u64, done)
+    }
+}
+
+type Output<'a> = timely::dataflow::operators::generic::OutputBuilderSession<
+    'a,
+    Time,
+    CapacityContainerBuilder<Vec<SplitItem>>,
+>;
+
+/// Splits every file into ranges for the parsers, and emits each file's head (header and
+/// layout) once its walk is done, all at the batch's time.
 pub fn split_files<'s>(
     files: StreamVec<'s, Time, (Time, FileReady)>,
     cache: MapCache,
     config: SplitConfig,
 ) -> StreamVec<'s, Time, SplitItem> {
-    let peers = files.scope().peers() as u64;
+    let scope = files.scope();
+    let peers = scope.peers() as u64;
     let route_file = Exchange::new(|(_, f): &(Time, FileReady)| route(&(&f.batch_id, &f.file_id)));
-    files.unary::<CapacityContainerBuilder<Vec<SplitItem>>, _, _, _>(route_file, "Split", move |_, _| {
+    files.unary::<CapacityContainerBuilder<Vec<SplitItem>>, _, _, _>(route_file, "Split", move |_, info| {
+        let activator = scope.activator_for(info.address.clone());
+        let mut walking: VecDeque<Walking> = VecDeque::new();
+        let mut found = Vec::new();
         move |input, output| {
             input.for_each_stamp(|cap, data| {
                 for (time, file) in data.flat_map(|d| d.drain(..)) {
-                    let at = cap.delayed(&time, 0);
-                    let mut session = output.session(&at);
-                    for item in split_one(time, file, &cache, config, peers) {
-                        session.give(item);
+                    let cap = cap.delayed(&time, 0);
+                    match start(time, file, &cache, config, peers) {
+                        (head, Some((rec, splitter))) => {
+                            walking.push_back(Walking { cap, head, rec, splitter, ranges: 0 })
+                        }
+                        (head, None) => output.session(&cap).give(SplitItem::Head(head)),
                     }
                 }
             });
+            let mut budget = config.walk_bytes_per_activation.max(1);
+            while let Some(file) = walking.front_mut() {
+                let (walked, done) = file.advance(budget, &mut found, output);
+                if !done {
+                    // Hand out what was found (at the end of this activation) and come back.
+                    activator.activate();
+                    return;
+                }
+                walking.pop_front();
+                budget = budget.saturating_sub(walked.max(1));
+                if budget == 0 {
+                    if !walking.is_empty() {
+                        activator.activate();
+                    }
+                    return;
+                }
+            }
         }
     })
 }
 
-fn split_one(
+/// Maps the file and checks its header: its head, and the walk to come unless the file
+/// has no chunks to parse (unreadable or rejected).
+fn start(
     time: Time,
     file: FileReady,
     cache: &MapCache,
     config: SplitConfig,
     peers: u64,
-) -> Vec<SplitItem> {
+) -> (FileHead, Option<(Arc<RecFile>, Splitter)>) {
     let mut head = FileHead {
         time,
         batch_id: file.batch_id.clone(),
@@ -88,34 +182,19 @@ fn split_one(
         Err(error) => {
             tracing::warn!(batch_id = %file.batch_id, file_id = %file.file_id, %error, "file unreadable");
             head.rejection = Some(format!("unreadable: {error}"));
-            return vec![SplitItem::Head(head)];
+            return (head, None);
         }
     };
-    let bytes = rec.bytes();
-    head.bytes = bytes.len() as u64;
-    let header = match FileHeader::parse(bytes) {
+    head.bytes = rec.bytes().len() as u64;
+    let header = match FileHeader::parse(rec.bytes()) {
         Ok(header) => header,
         Err(rejection) => {
             head.rejection = Some(rejection.to_string());
-            return vec![SplitItem::Head(head)];
+            return (head, None);
         }
     };
     head.vin = Some(header.vin_text());
     head.firmware = Some(header.firmware_text());
-    let (layout, ranges) = split(bytes, header.header_len, config.target(head.bytes, peers));
-    head.chunks = layout.chunks;
-    head.bytes_skipped = layout.bytes_skipped;
-    head.truncated = layout.truncated;
-    let mut items = vec![SplitItem::Head(head)];
-    items.extend(ranges.into_iter().enumerate().map(|(seq, range)| {
-        SplitItem::Range(RangeTask {
-            time,
-            seq: seq as u64,
-            batch_id: file.batch_id.clone(),
-            file_id: file.file_id.clone(),
-            location: file.location.clone(),
-            range,
-        })
-    }));
-    items
+    let splitter = Splitter::new(header.header_len, config.target(head.bytes, peers));
+    (head, Some((rec, splitter)))
 }
