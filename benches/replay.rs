@@ -16,7 +16,8 @@
 //!   `DirFeed` over the root, default `DataflowConfig`, a no-op report writer), N workers,
 //!   wall time from the call to its return (timely start-up and shutdown included).
 //!   `ARGUS_BENCH_IN_FLIGHT=N` sets the source's `max_batches_in_flight`,
-//!   `ARGUS_BENCH_WALK_BYTES=N` the split's `walk_bytes_per_activation`.
+//!   `ARGUS_BENCH_WALK_BYTES=N` the split's `walk_bytes_per_activation`,
+//!   `ARGUS_BENCH_PARSE_BYTES=N` the parse operator's `bytes_per_activation`.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -141,6 +142,7 @@ fn replay(root: &Root, workers: usize) -> Replayed {
     source.max_batches_in_flight = env_or("ARGUS_BENCH_IN_FLIGHT", source.max_batches_in_flight);
     let split = &mut config.split;
     split.walk_bytes_per_activation = env_or("ARGUS_BENCH_WALK_BYTES", split.walk_bytes_per_activation);
+    config.bytes_per_activation = env_or("ARGUS_BENCH_PARSE_BYTES", config.bytes_per_activation);
     let job = common::job(Box::new(feed), capture.clone(), config, workers, metrics.clone());
     let cpu = common::process_cpu_total();
     let start = Instant::now();
