@@ -100,10 +100,6 @@ struct Batches {
 }
 
 impl Batches {
-    fn blocked(&self) -> bool {
-        self.blocked
-    }
-
     fn in_flight(&self) -> usize {
         self.in_flight.values().sum()
     }
@@ -136,7 +132,7 @@ impl Batches {
             }
             return None;
         }
-        if self.blocked() {
+        if self.blocked {
             return Some(event);
         }
         let time = *base.time();
@@ -195,21 +191,25 @@ impl Batches {
         }
     }
 
+    /// Whether to poll the feed: while batches may open, or, when blocked, to find the
+    /// files of open batches as long as the held-back events have room.
+    fn wants_events(&self, max_waiting: usize) -> bool {
+        !self.blocked || (!self.open.is_empty() && self.waiting.len() < max_waiting)
+    }
+
     /// Finalises open batches that waited longer than `timeout` for their files.
     fn expire(&mut self, now: Time, timeout: Duration) {
         let timeout_ms = timeout.as_millis() as Time;
-        let expired: Vec<String> = self
-            .open
-            .iter()
-            .filter(|(_, b)| now >= b.opened_at + timeout_ms)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for batch_id in expired {
-            let Some(batch) = self.open.remove(&batch_id) else { continue };
+        let done = &mut self.done;
+        self.open.retain(|batch_id, batch| {
+            if now < batch.opened_at + timeout_ms {
+                return true;
+            }
             let missing = batch.file_count - batch.files.len() as u32;
             tracing::warn!(%batch_id, missing, "batch timed out");
-            self.done.insert(batch_id);
-        }
+            done.insert(batch_id.clone());
+            false
+        });
     }
 }
 
@@ -255,11 +255,7 @@ pub fn file_source<'s>(
             // blocked source polls on only to find the files of its open batches.
             let mut budget = config.events_per_activation.max(1);
             let mut state = if finished { FeedState::Finished } else { FeedState::Idle };
-            while !finished
-                && budget > 0
-                && (!batches.blocked()
-                    || (!batches.open.is_empty() && batches.waiting.len() < config.max_waiting_events))
-            {
+            while !finished && budget > 0 && batches.wants_events(config.max_waiting_events) {
                 state = feed.poll(1, &mut polled);
                 finished = state == FeedState::Finished;
                 budget = budget.saturating_sub(polled.len().max(1));
@@ -283,7 +279,7 @@ pub fn file_source<'s>(
                 // the batches opened at it are done, without waiting for the clock to tick.
                 base_cap.downgrade(&(time + 1));
             }
-            if batches.blocked() {
+            if batches.blocked {
                 activator.activate_after(config.blocked_tick);
             } else if state == FeedState::Ready {
                 activator.activate();

@@ -134,22 +134,20 @@ pub fn split_files<'s>(
                     }
                 }
             });
+            // A walk that stops short of its file's end has used up the budget.
             let mut budget = config.walk_bytes_per_activation.max(1);
-            while let Some(file) = walking.front_mut() {
+            while budget > 0
+                && let Some(file) = walking.front_mut()
+            {
                 let (walked, done) = file.advance(budget, &mut found, output);
-                if !done {
-                    // Hand out what was found (at the end of this activation) and come back.
-                    activator.activate();
-                    return;
-                }
-                walking.pop_front();
                 budget = budget.saturating_sub(walked.max(1));
-                if budget == 0 {
-                    if !walking.is_empty() {
-                        activator.activate();
-                    }
-                    return;
+                if done {
+                    walking.pop_front();
                 }
+            }
+            if !walking.is_empty() {
+                // Hand out what was found (at the end of this activation) and come back.
+                activator.activate();
             }
         }
     })

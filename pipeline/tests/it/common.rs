@@ -84,6 +84,13 @@ pub fn write_batch(dir: &Path, seed: u64, session_start_ns: u64) -> Vec<FileRead
         .collect()
 }
 
+/// Writes `count` batches `{prefix}-{i:03}` under `dir`, one second of session apart.
+pub fn write_batches(dir: &Path, prefix: &str, count: u64) -> Vec<Vec<FileReady>> {
+    (0..count)
+        .map(|i| write_batch(&dir.join(format!("{prefix}-{i:03}")), i, SESSION_NS + i * 1_000_000_000))
+        .collect()
+}
+
 pub fn job(
     feed: Box<dyn argus_pipeline::Feed + Send>,
     capture: Capture,

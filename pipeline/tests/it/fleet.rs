@@ -5,16 +5,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use argus_pipeline::{ChannelFeed, DataflowConfig, FeedEvent, FileReady, FleetReport, VecFeed};
+use argus_pipeline::{ChannelFeed, DataflowConfig, FeedEvent, FleetReport, VecFeed};
 
-use crate::common::{Capture, SESSION_NS, job, wait_until, write_batch};
+use crate::common::{Capture, SESSION_NS, job, wait_until, write_batch, write_batches};
 
 #[test]
 fn one_more_batch_updates_the_fleet_like_a_full_run() {
     let dir = tempfile::tempdir().unwrap();
-    let batches: Vec<Vec<FileReady>> = (0..101u64)
-        .map(|i| write_batch(&dir.path().join(format!("batch-{i:03}")), i, SESSION_NS + i * 1_000_000_000))
-        .collect();
+    let batches = write_batches(dir.path(), "batch", 101);
 
     // One running dataflow: 100 batches, then one more.
     let (tx, rx) = mpsc::channel();

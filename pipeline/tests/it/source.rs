@@ -9,7 +9,7 @@ use std::time::Duration;
 use argus_pipeline::source::SourceConfig;
 use argus_pipeline::{BatchStatus, ChannelFeed, DataflowConfig, Feed, FeedEvent, FeedState, FileReady};
 
-use crate::common::{Capture, SESSION_NS, job, write_batch};
+use crate::common::{Capture, SESSION_NS, job, write_batch, write_batches};
 
 /// A feed that lists whole batches, like a replay directory, and notes how far ahead of
 /// the written batches the source ever asked it to be.
@@ -37,9 +37,7 @@ impl Feed for AheadFeed {
 #[test]
 fn a_replay_opens_no_more_batches_than_allowed_in_flight() {
     let dir = tempfile::tempdir().unwrap();
-    let batches: VecDeque<Vec<FileReady>> = (0..40u64)
-        .map(|i| write_batch(&dir.path().join(format!("b-{i:02}")), i, SESSION_NS + i * 1_000_000_000))
-        .collect();
+    let batches: VecDeque<Vec<FileReady>> = write_batches(dir.path(), "b", 40).into();
     for workers in [1, 2] {
         let capture = Capture::default();
         let max_ahead = Arc::new(AtomicUsize::new(0));
