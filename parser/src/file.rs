@@ -62,8 +62,42 @@ impl RecFile {
         }
     }
 
+    /// Drops this process's page-table entries for the whole pages inside `range`, once
+    /// those bytes have been parsed; the file's pages stay in the page cache. Tearing the
+    /// entries down costs about as much as mapping them (with 4 KiB page-cache folios,
+    /// 130 ms for 4 GiB), so the workers that parsed the ranges of a large file share that
+    /// work as they go, instead of one thread paying it all in `munmap` at the end. It
+    /// also keeps the process's resident set small. Reading the bytes again afterwards is
+    /// still correct: they fault in again from the page cache.
+    pub fn release_pages(&self, range: std::ops::Range<usize>) {
+        let Backing::Mapped(map) = &self.backing else { return };
+        let page = page_size();
+        let start = range.start.div_ceil(page) * page;
+        let end = range.end.min(map.len()) / page * page;
+        if start >= end {
+            return;
+        }
+        // SAFETY: MADV_DONTNEED discards changes only in private writable mappings; this
+        // mapping is read-only, so it only drops page-table entries, and later reads see
+        // the same file contents. `start..end` lies within the mapping.
+        #[cfg(unix)]
+        let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start) };
+    }
+
     /// Whether the bytes are memory-mapped (rather than read into memory).
     pub fn is_mapped(&self) -> bool {
         matches!(self.backing, Backing::Mapped(_))
     }
+}
+
+/// The size of a virtual-memory page (4 KiB where it cannot be asked).
+fn page_size() -> usize {
+    #[cfg(unix)]
+    {
+        static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        // SAFETY: sysconf has no preconditions.
+        *PAGE.get_or_init(|| usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096))
+    }
+    #[cfg(not(unix))]
+    4096
 }

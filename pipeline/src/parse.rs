@@ -49,6 +49,10 @@ pub fn parse_ranges<'s>(
                     let mut scan = RangeScan::default();
                     if let Some(file) = &file {
                         scanner.scan_range(file.bytes(), task.range, &mut scan);
+                        // Done with these bytes: this worker unmaps them now, in parallel
+                        // with the others, rather than one thread unmapping the whole file
+                        // when its batch is finished.
+                        file.release_pages(task.range.start as usize..task.range.end as usize);
                     } else {
                         // The split mapped this file moments ago; losing it now (deleted under us)
                         // makes its chunks corrupt rather than silently missing.
