@@ -5,7 +5,8 @@
 //!
 //! Environment: `ARGUS_BENCH_BYTES` (file size, default 1 GiB), `ARGUS_BENCH_ITERS` (best
 //! of, default 5), `ARGUS_BENCH_DIR` (where the generated file is kept, default
-//! `target/bench-data`; it is generated once and reused).
+//! `target/bench-data`; it is generated once and reused). The file is dropped from the page
+//! cache and read back before measuring, as the replay benchmarks do.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -20,6 +21,11 @@ use argus_parser::{
     CHUNK_HEADER_LEN, ChunkDecoder, ChunkHeader, FileHeader, RangeScan, RecFile, Scanner, scan_file, split,
 };
 
+#[path = "common/mod.rs"]
+mod common;
+#[path = "common/data.rs"]
+mod data;
+
 /// What a pass found; every contender must find the same, so that they did the same work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Found {
@@ -31,6 +37,9 @@ fn main() -> anyhow::Result<()> {
     let size = env_u64("ARGUS_BENCH_BYTES", 1 << 30)?;
     let iters = env_u64("ARGUS_BENCH_ITERS", 5)?.max(1);
     let path = data_file(size)?;
+    // The same page-cache state in every run (see `data::recache`): the folio sizes decide
+    // how many TLB entries the passes need.
+    data::recache(&path);
     let rec = RecFile::open(&path)?;
     let bytes = rec.bytes();
     ensure!(rec.is_mapped(), "the benchmark file should be memory-mapped");

@@ -43,7 +43,7 @@ impl ChunkHeader {
     #[inline]
     pub fn at(file: &[u8], offset: usize) -> Option<Self> {
         let head = file.get(offset..offset.checked_add(CHUNK_HEADER_LEN)?)?;
-        if head[..8] != CHUNK_MAGIC || crc32c::crc32c(&head[..44]) != read_u32(head, 44) {
+        if head[..8] != CHUNK_MAGIC || crate::crc::crc32c(&head[..44]) != read_u32(head, 44) {
             return None;
         }
         Some(Self {
@@ -73,7 +73,7 @@ impl ChunkHeader {
         out[24..32].copy_from_slice(&self.first_ts_ns.to_le_bytes());
         out[32..40].copy_from_slice(&self.last_ts_ns.to_le_bytes());
         out[40..44].copy_from_slice(&self.payload_crc.to_le_bytes());
-        let crc = crc32c::crc32c(&out[..44]);
+        let crc = crate::crc::crc32c(&out[..44]);
         out[44..48].copy_from_slice(&crc.to_le_bytes());
         out
     }

@@ -5,13 +5,14 @@
 //! offsets, branch-free: DTCs and log lines come in no order a predictor could learn); only
 //! once the whole payload checked out are the events added to the tally.
 //!
-//! An uncompressed chunk's payload CRC is checked here too, a few words per record inside
-//! the walk (crc.rs), so that the CRC's independent work fills the walk's latency.
+//! An uncompressed chunk's payload CRC is checked here too, right after the walk, while
+//! the payload is still in the cache. The walk only tells a well-formed payload from a
+//! malformed one; for a malformed one, the rule (`validate_records`) gives the reason.
 
 use crate::bytes::{read_u16, read_u32, read_u64};
 use crate::decode::Corruption;
-use crate::event::{CodeAtEcu, is_error_event};
-use crate::record::{KIND_DTC, KIND_LOG, RECORD_HEADER_LEN, RecordError};
+use crate::event::CodeAtEcu;
+use crate::record::{KIND_DTC, KIND_LOG, RECORD_HEADER_LEN, RecordError, validate_records};
 use crate::scan::RangeScan;
 
 /// Reused state of the pass: the offsets of one chunk's error events. At most one per 24
@@ -38,15 +39,25 @@ impl RecordPass {
             self.events.resize(slots, 0);
         }
         let events = &mut self.events[..slots];
-        let walked = match crc {
-            None => walk(payload, events)?,
-            Some(crc) => walk_checking_crc(payload, events, crc)?,
+        let Some(walked) = walk(payload, events) else {
+            // Malformed: the rule itself says why (the walk only knows that).
+            return Err(validate_records(payload, expected)
+                .err()
+                .unwrap_or(RecordError::BadLength(0))
+                .into());
         };
+        // A chunk whose records are malformed is corrupt whatever its CRC; so the CRC comes
+        // second, and reads the payload from the cache the walk just filled.
+        if crc.is_some_and(|crc| crate::crc::crc32c(payload) != crc) {
+            return Err(Corruption::PayloadCrc);
+        }
         if walked.records != u64::from(expected) {
             return Err(RecordError::CountMismatch { expected, found: walked.records }.into());
         }
         for &event in &events[..walked.events] {
-            let r = &payload[event as usize..];
+            let at = event as usize;
+            // The walk saw a whole header here: one bounds check for the three reads.
+            let Some(r) = payload.get(at..at + RECORD_HEADER_LEN) else { continue };
             let key = CodeAtEcu::of_event(r[4], read_u16(r, 6), read_u32(r, 16));
             out.codes.add(key, read_u64(r, 8));
         }
@@ -68,86 +79,102 @@ struct Walked {
     last: u64,
 }
 
-/// The walk and the CRC of `payload`: fused where the CPU allows, else one after the
-/// other. A chunk whose records are malformed is corrupt whatever its CRC.
-fn walk_checking_crc(payload: &[u8], events: &mut [u32], crc: u32) -> Result<Walked, Corruption> {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(fused) = crate::crc::FusedCrc::new(payload) {
-        // SAFETY: `FusedCrc::new` returns `Some` only when the CPU has SSE 4.2.
-        let (walked, fused) = unsafe { walk_sse42(payload, events, fused) }?;
-        return if fused.finish() == crc { Ok(walked) } else { Err(Corruption::PayloadCrc) };
+/// What a record's kind and severity bytes (bits 32..48 of its first header word) say:
+/// whether the kind is known, and what else makes it an error event. A table lookup
+/// instead of comparisons keeps the walk's loop short; its hot entries share a cache line.
+static CLASS: [u8; 1 << 16] = {
+    let mut table = [0u8; 1 << 16];
+    let mut i = 0;
+    while i < table.len() {
+        let (kind, severity) = ((i & 0xFF) as u8, (i >> 8) as u8);
+        table[i] = match kind {
+            KIND_DTC => KNOWN | EVENT_IF_TEST_FAILED,
+            // 4 and 5 differ in bit 0 only.
+            KIND_LOG if severity & !1 == crate::record::SEVERITY_ERROR => KNOWN | EVENT_IF_CODE,
+            KIND_LOG => KNOWN,
+            _ => 0,
+        };
+        i += 1;
     }
-    if crc32c::crc32c(payload) != crc {
-        return Err(Corruption::PayloadCrc);
-    }
-    Ok(walk(payload, events)?)
-}
+    table
+};
+/// The kind is DTC or LOG.
+const KNOWN: u8 = 0b100;
+/// An error event if the status byte's testFailed bit (bit 0) is set: a DTC.
+const EVENT_IF_TEST_FAILED: u8 = 0b001;
+/// An error event if the code is not zero: a LOG of severity error or fatal.
+const EVENT_IF_CODE: u8 = 0b010;
 
-/// The record walk alone, kept out of line so that its loop has the registers to itself
-/// (inlined beside the tally, its counters were spilled to the stack).
-#[inline(never)]
-fn walk(payload: &[u8], events: &mut [u32]) -> Result<Walked, RecordError> {
-    walk_with(payload, events, || {})
-}
-
-/// The walk with the CRC's steps inside its loop, compiled for SSE 4.2 so that the
-/// `crc32` instructions of `FusedCrc::step` are inlined.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "sse4.2")]
-#[inline(never)]
-fn walk_sse42<'a>(
-    payload: &[u8],
-    events: &mut [u32],
-    crc: crate::crc::FusedCrc<'a>,
-) -> Result<(Walked, crate::crc::FusedCrc<'a>), RecordError> {
-    // A local copy: the argument lives in the caller's memory, and stepping it stored
-    // the registers there on every word.
-    let mut local = crc;
-    let walked = walk_with(payload, events, || local.step())?;
-    Ok((walked, local))
-}
-
-/// The loop; `beside` runs once per record.
+/// Whether a record of `class` with header words `w2` ([code, dtc_status, ...]) is an
+/// error event; the same rule as [`crate::event::is_error_event`], without branches.
 #[inline(always)]
-fn walk_with(payload: &[u8], events: &mut [u32], mut beside: impl FnMut()) -> Result<Walked, RecordError> {
+fn is_event(class: u8, w2: u64) -> bool {
+    let class = u64::from(class);
+    let failed = class & (w2 >> 32) & u64::from(EVENT_IF_TEST_FAILED);
+    let coded = (class >> 1) & u64::from(EVENT_IF_CODE >> 1) & u64::from(w2 as u32 != 0);
+    failed | coded != 0
+}
+
+/// The record walk: `None` when the records are malformed (check 5 fails; its reason is
+/// then the rule's to say). Kept out of line so that its loop has the registers to itself.
+#[inline(never)]
+fn walk(payload: &[u8], events: &mut [u32]) -> Option<Walked> {
     let (mut first, mut last) = (u64::MAX, 0u64);
     let mut records = 0u64;
     let mut n = 0usize;
     let mut at = 0usize;
-    while at < payload.len() {
-        beside();
+    // A header starting at or before `last_header` fits in the payload.
+    let last_header = payload.len().checked_sub(RECORD_HEADER_LEN);
+    while last_header.is_some_and(|end| at <= end) {
         // The 24-byte header as three little-endian words: [record_len, kind, severity,
         // ecu], ts_ns, [code, dtc_status, reserved]. Three loads, no bounds checks.
-        let Some(head) = payload.get(at..at + RECORD_HEADER_LEN) else {
-            return Err(RecordError::BadLength(at));
-        };
-        let head: &[u8; RECORD_HEADER_LEN] = head.try_into().expect("24 bytes");
+        let head: &[u8; RECORD_HEADER_LEN] = payload[at..at + RECORD_HEADER_LEN].try_into().ok()?;
         let (w0, ts, w2) = (read_u64(head, 0), read_u64(head, 8), read_u64(head, 16));
         let len = w0 as u32 as usize;
-        // One comparison for "below 24 or past the payload" (the header fits, so the
-        // subtraction on the right cannot wrap).
-        if len.wrapping_sub(RECORD_HEADER_LEN) > payload.len() - at - RECORD_HEADER_LEN {
-            return Err(RecordError::BadLength(at));
-        }
-        let kind = (w0 >> 32) as u8;
-        if kind != KIND_DTC && kind != KIND_LOG {
-            return Err(RecordError::BadKind(at, kind));
+        // A record running past the payload ends the loop with `at` beyond it, below.
+        let class = CLASS[(w0 >> 32) as u16 as usize];
+        if len < RECORD_HEADER_LEN || class == 0 {
+            return None;
         }
         first = first.min(ts);
         last = last.max(ts);
         // Always written, kept only when it is an event: no branch on the record's kind.
         events[n] = at as u32;
-        n += usize::from(is_error_event(kind, (w0 >> 40) as u8, w2 as u32, (w2 >> 32) as u8));
+        n += usize::from(is_event(class, w2));
         records += 1;
         at += len;
     }
-    Ok(Walked { records, events: n, first, last })
+    // Whole records, up to the payload's last byte.
+    (at == payload.len()).then_some(Walked { records, events: n, first, last })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::record::validate_records;
+
+    /// The walk's table and the rule as written agree on every kind, severity, status and
+    /// code, and the table knows exactly the two kinds.
+    #[test]
+    fn the_class_table_is_the_error_event_rule() {
+        for kind in 0..=255u8 {
+            for severity in 0..=255u8 {
+                let class = CLASS[usize::from(kind) | usize::from(severity) << 8];
+                assert_eq!(class != 0, kind == KIND_DTC || kind == KIND_LOG, "kind {kind}");
+                for status in [0u8, 1, 0xFE, 0xFF] {
+                    for code in [0u32, 1, 0x8000_0000] {
+                        let w2 = u64::from(code) | u64::from(status) << 32 | 0xAB << 40;
+                        let rule = crate::event::is_error_event(kind, severity, code, status);
+                        assert_eq!(
+                            class != 0 && is_event(class, w2),
+                            rule,
+                            "{kind} {severity} {status} {code}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     /// The scanner's check 5 and the public `validate_records` are two implementations of
     /// one rule: on every single-byte edit of a payload they give the same verdict.
@@ -169,7 +196,7 @@ mod tests {
                     let rule = validate_records(&edited, expected).map_err(Corruption::from);
                     assert_eq!(verdict, rule, "byte {at} = {value}");
                     // With the CRC checked in the walk: the same, when the CRC is right.
-                    let crc = Some(crc32c::crc32c(&edited));
+                    let crc = Some(crate::crc::crc32c(&edited));
                     assert_eq!(pass.run(&edited, expected, crc, &mut RangeScan::default()), rule);
                     assert_eq!(out.records, if verdict.is_ok() { u64::from(expected) } else { 0 });
                     checked += usize::from(verdict.is_err());
@@ -187,7 +214,7 @@ mod tests {
         for i in 0..40 {
             crate::testing::record(i).encode_into(&mut payload);
         }
-        let crc = Some(crc32c::crc32c(&payload));
+        let crc = Some(crate::crc::crc32c(&payload));
         let mut pass = RecordPass::default();
         assert_eq!(pass.run(&payload, 40, crc, &mut RangeScan::default()), Ok(()));
         let mut only_the_crc = 0;

@@ -85,7 +85,7 @@ impl ChunkDecoder {
             }
             return Ok((stored, Some(header.payload_crc)));
         }
-        if crc32c::crc32c(stored) != header.payload_crc {
+        if crate::crc::crc32c(stored) != header.payload_crc {
             return Err(Corruption::PayloadCrc);
         }
         let raw = match header.compression {

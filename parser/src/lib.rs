@@ -24,7 +24,6 @@
 mod bytes;
 mod chunk;
 mod count;
-#[cfg(target_arch = "x86_64")]
 mod crc;
 mod decode;
 mod event;

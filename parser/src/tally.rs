@@ -11,24 +11,22 @@ pub struct CodeCount {
     pub last_ts_ns: u64,
 }
 
-impl CodeCount {
-    fn merge(&mut self, other: &CodeCount) {
-        self.count += other.count;
-        self.first_ts_ns = self.first_ts_ns.min(other.first_ts_ns);
-        self.last_ts_ns = self.last_ts_ns.max(other.last_ts_ns);
-    }
-}
-
-/// Error-event counts by (code, ECU).
+/// Error-event counts by (code, ECU): an open-addressing table, its columns apart, so
+/// that counting an event touches only the words it changes.
 #[derive(Debug, Clone, Default)]
 pub struct CodeTally {
     /// Packed keys; 0 marks an empty slot (a packed key is never 0).
     keys: Vec<u64>,
-    counts: Vec<CodeCount>,
+    counts: Vec<u64>,
+    firsts: Vec<u64>,
+    lasts: Vec<u64>,
     len: usize,
 }
 
-const INITIAL_SLOTS: usize = 64;
+/// A file holds tens to a few hundred distinct pairs; at most a quarter of the slots are
+/// used, so that nearly every event finds its pair in its home slot (a probe that goes on
+/// is a mispredicted branch, and the events come in no predictable order).
+const INITIAL_SLOTS: usize = 1024;
 
 /// The home slot of `key` in a table of `slots` (a power of two) slots.
 #[inline(always)]
@@ -60,24 +58,54 @@ impl CodeTally {
         self.add_count(key, CodeCount { count: 1, first_ts_ns: ts_ns, last_ts_ns: ts_ns });
     }
 
-    /// Adds a count (from another tally, or one event).
+    /// Adds a count (from another tally, or one event). The common case, a pair already
+    /// in its home slot, is a few instructions; everything else is out of line.
     #[inline(always)]
     pub fn add_count(&mut self, key: CodeAtEcu, count: CodeCount) {
-        if (self.len + 1) * 4 > self.keys.len() * 3 {
+        let bits = key.bits();
+        if !self.keys.is_empty() {
+            let slot = slot_of(bits, self.keys.len());
+            if self.keys[slot] == bits {
+                self.merge_into(slot, &count);
+                return;
+            }
+        }
+        self.add_slow(bits, count);
+    }
+
+    #[inline(always)]
+    fn merge_into(&mut self, slot: usize, count: &CodeCount) {
+        self.counts[slot] += count.count;
+        // Branches, not `min`/`max`: the comparisons are predictable (timestamps mostly
+        // rise), and a branch does not make the next event of the same pair wait for this
+        // store, as a conditional move would.
+        if count.first_ts_ns < self.firsts[slot] {
+            self.firsts[slot] = count.first_ts_ns;
+        }
+        if count.last_ts_ns > self.lasts[slot] {
+            self.lasts[slot] = count.last_ts_ns;
+        }
+    }
+
+    /// A pair away from its home slot, a new pair, or a table to grow.
+    #[inline(never)]
+    fn add_slow(&mut self, bits: u64, count: CodeCount) {
+        if (self.len + 1) * 4 > self.keys.len() {
             self.grow();
         }
-        let bits = key.bits();
         let mask = self.keys.len() - 1;
         let mut slot = slot_of(bits, self.keys.len());
         loop {
             let here = self.keys[slot];
             if here == bits {
-                self.counts[slot].merge(&count);
+                self.merge_into(slot, &count);
                 return;
             }
             if here == 0 {
                 self.keys[slot] = bits;
-                self.counts[slot] = count;
+                self.counts[slot] = count.count;
+                self.firsts[slot] = count.first_ts_ns;
+                self.lasts[slot] = count.last_ts_ns;
                 self.len += 1;
                 return;
             }
@@ -94,7 +122,13 @@ impl CodeTally {
 
     /// The pairs and their counts, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (CodeAtEcu, CodeCount)> + '_ {
-        self.keys.iter().zip(&self.counts).filter(|(k, _)| **k != 0).map(|(k, c)| (CodeAtEcu(*k), *c))
+        (0..self.keys.len())
+            .filter(|&slot| self.keys[slot] != 0)
+            .map(|slot| (CodeAtEcu(self.keys[slot]), self.count_at(slot)))
+    }
+
+    fn count_at(&self, slot: usize) -> CodeCount {
+        CodeCount { count: self.counts[slot], first_ts_ns: self.firsts[slot], last_ts_ns: self.lasts[slot] }
     }
 
     /// The pairs sorted by key: a deterministic order for messages and tests.
@@ -106,14 +140,18 @@ impl CodeTally {
 
     fn grow(&mut self) {
         let slots = (self.keys.len() * 2).max(INITIAL_SLOTS);
-        let keys = std::mem::replace(&mut self.keys, vec![0; slots]);
-        let empty = CodeCount { count: 0, first_ts_ns: 0, last_ts_ns: 0 };
-        let counts = std::mem::replace(&mut self.counts, vec![empty; slots]);
-        self.len = 0;
-        for (k, c) in keys.into_iter().zip(counts) {
-            if k != 0 {
-                self.add_count(CodeAtEcu(k), c);
-            }
+        let old = std::mem::replace(
+            self,
+            Self {
+                keys: vec![0; slots],
+                counts: vec![0; slots],
+                firsts: vec![0; slots],
+                lasts: vec![0; slots],
+                len: 0,
+            },
+        );
+        for (key, count) in old.iter() {
+            self.add_slow(key.bits(), count);
         }
     }
 }

@@ -145,7 +145,7 @@ pub fn write_chunk<W: Write>(
         compression: compression.code(),
         first_ts_ns,
         last_ts_ns,
-        payload_crc: crc32c::crc32c(stored),
+        payload_crc: crate::crc::crc32c(stored),
     };
     if header.stored_len > MAX_PAYLOAD_LEN || header.raw_len > MAX_PAYLOAD_LEN {
         return Err(too_big());
