@@ -54,13 +54,14 @@ impl RecordPass {
         if walked.records != u64::from(expected) {
             return Err(RecordError::CountMismatch { expected, found: walked.records }.into());
         }
-        for &event in &events[..walked.events] {
-            let at = event as usize;
-            // The walk saw a whole header here: one bounds check for the three reads.
-            let Some(r) = payload.get(at..at + RECORD_HEADER_LEN) else { continue };
-            let key = CodeAtEcu::of_event(r[4], read_u16(r, 6), read_u32(r, 16));
-            out.codes.add(key, read_u64(r, 8));
-        }
+        // The walk saw a whole header at each event: `get` is one bounds check for the
+        // three reads, and never fails.
+        let headers = events[..walked.events]
+            .iter()
+            .filter_map(|&at| payload.get(at as usize..at as usize + RECORD_HEADER_LEN));
+        out.codes.add_events(
+            headers.map(|r| (CodeAtEcu::of_event(r[4], read_u16(r, 6), read_u32(r, 16)), read_u64(r, 8))),
+        );
         out.records += walked.records;
         out.error_events += walked.events as u64;
         if walked.records > 0 {
@@ -80,17 +81,19 @@ struct Walked {
 }
 
 /// What a record's kind and severity bytes (bits 32..48 of its first header word) say:
-/// whether the kind is known, and what else makes it an error event. A table lookup
-/// instead of comparisons keeps the walk's loop short; its hot entries share a cache line.
+/// whether the kind is known (the entry is not 0), and, as a truth table in bits 0..4,
+/// whether a record is an error event given its testFailed bit and whether its code is
+/// set (see [`is_event`]). A table lookup instead of comparisons keeps the walk's loop
+/// short; its hot entries share a few cache lines.
 static CLASS: [u8; 1 << 16] = {
     let mut table = [0u8; 1 << 16];
     let mut i = 0;
     while i < table.len() {
         let (kind, severity) = ((i & 0xFF) as u8, (i >> 8) as u8);
         table[i] = match kind {
-            KIND_DTC => KNOWN | EVENT_IF_TEST_FAILED,
+            KIND_DTC => KNOWN | IF_TEST_FAILED,
             // 4 and 5 differ in bit 0 only.
-            KIND_LOG if severity & !1 == crate::record::SEVERITY_ERROR => KNOWN | EVENT_IF_CODE,
+            KIND_LOG if severity & !1 == crate::record::SEVERITY_ERROR => KNOWN | IF_CODE_SET,
             KIND_LOG => KNOWN,
             _ => 0,
         };
@@ -99,20 +102,19 @@ static CLASS: [u8; 1 << 16] = {
     table
 };
 /// The kind is DTC or LOG.
-const KNOWN: u8 = 0b100;
-/// An error event if the status byte's testFailed bit (bit 0) is set: a DTC.
-const EVENT_IF_TEST_FAILED: u8 = 0b001;
-/// An error event if the code is not zero: a LOG of severity error or fatal.
-const EVENT_IF_CODE: u8 = 0b010;
+const KNOWN: u8 = 0x80;
+/// Truth tables over `failed | coded << 1`: an event when testFailed is set (a DTC) ...
+const IF_TEST_FAILED: u8 = 0b1010;
+/// ... or when the code is not zero (a LOG of severity error or fatal).
+const IF_CODE_SET: u8 = 0b1100;
 
-/// Whether a record of `class` with header words `w2` ([code, dtc_status, ...]) is an
+/// Whether a record of `class` with header word `w2` ([code, dtc_status, ...]) is an
 /// error event; the same rule as [`crate::event::is_error_event`], without branches.
 #[inline(always)]
 fn is_event(class: u8, w2: u64) -> bool {
-    let class = u64::from(class);
-    let failed = class & (w2 >> 32) & u64::from(EVENT_IF_TEST_FAILED);
-    let coded = (class >> 1) & u64::from(EVENT_IF_CODE >> 1) & u64::from(w2 as u32 != 0);
-    failed | coded != 0
+    let failed = (w2 >> 32) & 1;
+    let coded = u64::from(w2 as u32 != 0);
+    (class >> (failed | coded << 1)) & 1 != 0
 }
 
 /// The record walk: `None` when the records are malformed (check 5 fails; its reason is
@@ -129,10 +131,12 @@ fn walk(payload: &[u8], events: &mut [u32]) -> Option<Walked> {
         // The 24-byte header as three little-endian words: [record_len, kind, severity,
         // ecu], ts_ns, [code, dtc_status, reserved]. Three loads, no bounds checks.
         let head: &[u8; RECORD_HEADER_LEN] = payload[at..at + RECORD_HEADER_LEN].try_into().ok()?;
-        let (w0, ts, w2) = (read_u64(head, 0), read_u64(head, 8), read_u64(head, 16));
-        let len = w0 as u32 as usize;
+        let (ts, w2) = (read_u64(head, 8), read_u64(head, 16));
+        // The length on its own 32-bit load, so that the chain from one record to the
+        // next is a load and an add; kind and severity on a second load, off that chain.
+        let len = read_u32(head, 0) as usize;
         // A record running past the payload ends the loop with `at` beyond it, below.
-        let class = CLASS[(w0 >> 32) as u16 as usize];
+        let class = CLASS[usize::from(read_u16(head, 4))];
         if len < RECORD_HEADER_LEN || class == 0 {
             return None;
         }

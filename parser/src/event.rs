@@ -58,8 +58,11 @@ impl CodeAtEcu {
     /// [`is_error_event`]: in the hot loop DTCs and log lines come in no predictable order.
     #[inline(always)]
     pub(crate) fn of_event(kind: u8, ecu: u16, code: u32) -> Self {
-        let dtc = u64::from(kind == KIND_DTC);
         debug_assert!(kind == KIND_DTC || kind == KIND_LOG);
+        // The two kinds differ in bit 0, DTC's set: arithmetic on that bit, where a
+        // comparison was compiled into a branch.
+        const { assert!(KIND_DTC & 1 == 1 && KIND_LOG & 1 == 0 && TAG_APP - 1 == TAG_DTC) };
+        let dtc = u64::from(kind & 1);
         // A DTC keeps the low 24 bits of its code (the high byte is ignored); a LOG all 32.
         let code = u64::from(code) & (0xFFFF_FFFF >> (8 * dtc));
         Self((TAG_APP - dtc) << TAG_SHIFT | u64::from(ecu) << ECU_SHIFT | code)
