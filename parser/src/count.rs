@@ -5,9 +5,10 @@
 //! offsets, branch-free: DTCs and log lines come in no order a predictor could learn); only
 //! once the whole payload checked out are the events added to the tally.
 //!
-//! An uncompressed chunk's payload CRC is checked here too, right after the walk, while
-//! the payload is still in the cache. The walk only tells a well-formed payload from a
-//! malformed one; for a malformed one, the rule (`validate_records`) gives the reason.
+//! An uncompressed chunk's payload CRC is checked here too, a few words per record inside
+//! the walk (fused_crc.rs), so that the CRC's independent work fills the walk's latency.
+//! The walk only tells a well-formed payload from a malformed one; for a malformed one,
+//! the rule (`validate_records`) gives the reason.
 
 use crate::bytes::{read_u16, read_u32, read_u64};
 use crate::decode::Corruption;
@@ -39,18 +40,17 @@ impl RecordPass {
             self.events.resize(slots, 0);
         }
         let events = &mut self.events[..slots];
-        let Some(walked) = walk(payload, events) else {
+        let walked = match crc {
+            None => walk(payload, events),
+            Some(crc) => walk_checking_crc(payload, events, crc)?,
+        };
+        let Some(walked) = walked else {
             // Malformed: the rule itself says why (the walk only knows that).
             return Err(validate_records(payload, expected)
                 .err()
                 .unwrap_or(RecordError::BadLength(0))
                 .into());
         };
-        // A chunk whose records are malformed is corrupt whatever its CRC; so the CRC comes
-        // second, and reads the payload from the cache the walk just filled.
-        if crc.is_some_and(|crc| crate::crc::crc32c(payload) != crc) {
-            return Err(Corruption::PayloadCrc);
-        }
         if walked.records != u64::from(expected) {
             return Err(RecordError::CountMismatch { expected, found: walked.records }.into());
         }
@@ -117,10 +117,51 @@ fn is_event(class: u8, w2: u64) -> bool {
     (class >> (failed | coded << 1)) & 1 != 0
 }
 
-/// The record walk: `None` when the records are malformed (check 5 fails; its reason is
-/// then the rule's to say). Kept out of line so that its loop has the registers to itself.
+/// The walk and the CRC of `payload`: fused where the CPU allows, else one after the
+/// other. `Err` when the CRC is wrong; a malformed payload is `Ok(None)` whatever its CRC,
+/// as a chunk whose records are malformed is corrupt for that reason.
+fn walk_checking_crc(payload: &[u8], events: &mut [u32], crc: u32) -> Result<Option<Walked>, Corruption> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(fused) = crate::fused_crc::FusedCrc::new(payload) {
+        // SAFETY: `FusedCrc::new` returns `Some` only when the CPU has SSE 4.2.
+        let Some((walked, fused)) = (unsafe { walk_sse42(payload, events, fused) }) else { return Ok(None) };
+        return if fused.finish() == crc { Ok(Some(walked)) } else { Err(Corruption::PayloadCrc) };
+    }
+    let Some(walked) = walk(payload, events) else { return Ok(None) };
+    if crate::crc::crc32c(payload) != crc {
+        return Err(Corruption::PayloadCrc);
+    }
+    Ok(Some(walked))
+}
+
+/// The record walk alone: `None` when the records are malformed (check 5 fails; its
+/// reason is then the rule's to say). Kept out of line so that its loop has the registers
+/// to itself.
 #[inline(never)]
 fn walk(payload: &[u8], events: &mut [u32]) -> Option<Walked> {
+    walk_with(payload, events, || {})
+}
+
+/// The walk with the CRC's steps inside its loop, compiled for SSE 4.2 so that the
+/// `crc32` instructions of `FusedCrc::step` are inlined.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse4.2")]
+#[inline(never)]
+fn walk_sse42<'a>(
+    payload: &[u8],
+    events: &mut [u32],
+    crc: crate::fused_crc::FusedCrc<'a>,
+) -> Option<(Walked, crate::fused_crc::FusedCrc<'a>)> {
+    // A local copy: the argument lives in the caller's memory, and stepping it stored
+    // the registers there on every word.
+    let mut local = crc;
+    let walked = walk_with(payload, events, || local.step())?;
+    Some((walked, local))
+}
+
+/// The loop; `beside` runs once per record.
+#[inline(always)]
+fn walk_with(payload: &[u8], events: &mut [u32], mut beside: impl FnMut()) -> Option<Walked> {
     let (mut first, mut last) = (u64::MAX, 0u64);
     let mut records = 0u64;
     let mut n = 0usize;
@@ -128,6 +169,7 @@ fn walk(payload: &[u8], events: &mut [u32]) -> Option<Walked> {
     // A header starting at or before `last_header` fits in the payload.
     let last_header = payload.len().checked_sub(RECORD_HEADER_LEN);
     while last_header.is_some_and(|end| at <= end) {
+        beside();
         // The 24-byte header as three little-endian words: [record_len, kind, severity,
         // ecu], ts_ns, [code, dtc_status, reserved]. Three loads, no bounds checks.
         let head: &[u8; RECORD_HEADER_LEN] = payload[at..at + RECORD_HEADER_LEN].try_into().ok()?;

@@ -28,6 +28,8 @@ mod crc;
 mod decode;
 mod event;
 mod file;
+#[cfg(target_arch = "x86_64")]
+mod fused_crc;
 mod header;
 mod record;
 mod scan;
