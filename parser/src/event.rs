@@ -5,7 +5,6 @@
 
 use std::cmp::Ordering;
 use std::fmt;
-use std::iter::successors;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -105,23 +104,30 @@ impl ErrorCode {
     /// DTC ('A' is below 'B', 'C', 'P', 'U'). Within DTCs the letter decides (B < C < P <
     /// U, while the packed bits say P, C, B, U), then the fixed-width digits, i.e. the
     /// number. Within application errors the fixed-width ECU decides, then the decimal
-    /// code *as text* ("10" < "9"): its digits are packed 4 bits each, one more than the
-    /// digit, left-aligned in 40 bits so that a shorter prefix sorts first.
+    /// code *as text* ("10" < "9"): the code's digits left-aligned to ten (padded with
+    /// zeros, as a number), then its length, so that a shorter prefix sorts first.
+    /// Differential sorts by this on every arrangement of codes: a multiply, no loop.
+    #[inline]
     fn spelling_order(self) -> u64 {
+        const POW10: [u64; 11] = {
+            let mut table = [1u64; 11];
+            let mut i = 1;
+            while i < table.len() {
+                table[i] = table[i - 1] * 10;
+                i += 1;
+            }
+            table
+        };
         let low = self.0 & 0xFFFF_FFFF;
         if self.0 >> TAG_SHIFT == TAG_DTC {
             let letter_rank = [2, 1, 0, 3][(low >> 22) as usize & 3];
             return 1 << 63 | letter_rank << 22 | (low & 0x3F_FFFF);
         }
         let ecu = (self.0 >> ECU_SHIFT) & 0xFFFF;
-        let len = successors(Some(low), |n| (*n >= 10).then_some(n / 10)).count() as u32;
-        let mut digits = 0u64;
-        let mut rest = low;
-        for i in (0..len).rev() {
-            digits |= (rest % 10 + 1) << (36 - 4 * i);
-            rest /= 10;
-        }
-        ecu << 40 | digits
+        // At most 10 digits; padded below 10^10 < 2^34, so 34 bits and 4 for the length.
+        let len = low.checked_ilog10().map_or(1, |l| l + 1) as usize;
+        let padded = low * POW10[10 - len];
+        ecu << 40 | padded << 4 | len as u64
     }
 }
 

@@ -153,6 +153,11 @@ fn application_codes_order_as_text_not_as_numbers() {
     let ten = error_code(false, 0x07E0, 10);
     let nine = error_code(false, 0x07E0, 9);
     assert!(ten < nine, "\"APP-07E0-10\" < \"APP-07E0-9\"");
+    // A prefix sorts first, also where the longer code only adds zeros.
+    let [one, hundred, two] = [1, 100, 2].map(|code| error_code(false, 0x07E0, code));
+    assert!(one < ten && ten < hundred && hundred < two && two < nine);
+    let [max, max_prefix] = [u32::MAX, u32::MAX / 10].map(|code| error_code(false, 0x07E0, code));
+    assert!(max_prefix < max, "\"429496729\" < \"4294967295\"");
     assert!(error_code(false, 0xFFFF, u32::MAX) < error_code(true, 0, 0), "APP sorts before B, C, P, U");
     let [p, c, b, u] = [0u32, 1, 2, 3].map(|letter| error_code(true, 0, letter << 22));
     assert!(b < c && c < p && p < u);
