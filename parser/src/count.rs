@@ -127,6 +127,11 @@ fn walk_checking_crc(payload: &[u8], events: &mut [u32], crc: u32) -> Result<Opt
         let Some((walked, fused)) = (unsafe { walk_sse42(payload, events, fused) }) else { return Ok(None) };
         return if fused.finish() == crc { Ok(Some(walked)) } else { Err(Corruption::PayloadCrc) };
     }
+    walk_then_crc(payload, events, crc)
+}
+
+/// [`walk_checking_crc`] in two passes, for CPUs without SSE 4.2.
+fn walk_then_crc(payload: &[u8], events: &mut [u32], crc: u32) -> Result<Option<Walked>, Corruption> {
     let Some(walked) = walk(payload, events) else { return Ok(None) };
     if crate::crc::crc32c(payload) != crc {
         return Err(Corruption::PayloadCrc);
@@ -250,6 +255,41 @@ mod tests {
             }
         }
         assert!(checked > 1000, "the edits reach the error paths ({checked})");
+    }
+
+    /// The two-pass fallback and the fused walk give the same verdict and the same walk on
+    /// every single-bit flip of a payload and on every truncation of it.
+    #[test]
+    fn the_fallback_agrees_with_the_fused_walk() {
+        let mut payload = Vec::new();
+        for i in 0..30 {
+            crate::testing::record(i).encode_into(&mut payload);
+        }
+        let crc = crate::crc::crc32c(&payload);
+        let mut edits: Vec<Vec<u8>> = (0..payload.len()).map(|at| payload[..at].to_vec()).collect();
+        for bit in 0..payload.len() * 8 {
+            let mut flipped = payload.clone();
+            flipped[bit / 8] ^= 1 << (bit % 8);
+            edits.push(flipped);
+        }
+        edits.push(payload.clone());
+        let summary = |w: Result<Option<Walked>, Corruption>| {
+            w.map(|w| w.map(|w| (w.records, w.events, w.first, w.last)))
+        };
+        let mut verdicts = [0usize; 3];
+        for edited in &edits {
+            let mut events = vec![0u32; edited.len() / RECORD_HEADER_LEN + 1];
+            let fused = summary(walk_checking_crc(edited, &mut events, crc));
+            let fallback = summary(walk_then_crc(edited, &mut events, crc));
+            assert_eq!(fused, fallback);
+            verdicts[match fused {
+                Ok(Some(_)) => 0,
+                Ok(None) => 1,
+                Err(_) => 2,
+            }] += 1;
+        }
+        assert_eq!(verdicts[0], 1, "only the unedited payload checks out");
+        assert!(verdicts[1] > 100 && verdicts[2] > 100, "both failures occur: {verdicts:?}");
     }
 
     /// A single flipped bit anywhere in an uncompressed payload makes the chunk corrupt,
