@@ -46,10 +46,9 @@ impl RecordPass {
         };
         let Some(walked) = walked else {
             // Malformed: the rule itself says why (the walk only knows that).
-            return Err(validate_records(payload, expected)
-                .err()
-                .unwrap_or(RecordError::BadLength(0))
-                .into());
+            let rule = validate_records(payload, expected);
+            debug_assert!(rule.is_err(), "the walk and validate_records disagree");
+            return Err(rule.err().unwrap_or(RecordError::BadLength(0)).into());
         };
         if walked.records != u64::from(expected) {
             return Err(RecordError::CountMismatch { expected, found: walked.records }.into());

@@ -9,6 +9,17 @@ pub(crate) fn crc32c(bytes: &[u8]) -> u32 {
     crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32Iscsi, bytes) as u32
 }
 
+/// The raw CRC-32C register (not inverted) `reg` continued over `bytes`, by the same
+/// kernel: for finishing what the walk's fused streams (fused_crc.rs) did not reach.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn continue_raw(reg: u32, bytes: &[u8]) -> u32 {
+    let mut digest =
+        crc_fast::Digest::new_with_init_state(crc_fast::CrcAlgorithm::Crc32Iscsi, u64::from(reg));
+    digest.update(bytes);
+    // `finalize` applies the algorithm's final inversion; undo it for the raw register.
+    !(digest.finalize() as u32)
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;

@@ -6,13 +6,13 @@
 //! is cut into three equal word-aligned segments, each with its own CRC register, and
 //! every record of the walk advances all three by [`WORDS`] words: three independent
 //! `crc32` chains that fill the walk's gaps. Whatever the walk did not reach is finished
-//! afterwards by the whole-buffer kernel, and the three registers are joined by shifting
-//! (see [`shift`]).
+//! afterwards by the whole-buffer kernel ([`continue_raw`]), and the three registers are
+//! joined by shifting (see [`shift`]).
 
 use std::arch::x86_64::_mm_crc32_u64;
 use std::sync::OnceLock;
 
-use crate::crc::crc32c;
+use crate::crc::continue_raw;
 
 /// Words each stream advances per record. Records average about 7 words, so 3 streams of
 /// 3 words keep pace with the walk on typical data; big records leave a remainder.
@@ -88,18 +88,11 @@ impl<'a> FusedCrc<'a> {
         let segments = [&p[done..seg], &p[seg + done..2 * seg], &p[2 * seg + done..]];
         let mut regs = [0u32; 3];
         for ((out, reg), rest) in regs.iter_mut().zip(self.regs).zip(segments) {
-            *out = append(reg as u32, rest);
+            *out = continue_raw(reg as u32, rest);
         }
         let joined = shift(shift(regs[0], seg) ^ regs[1], p.len() - 2 * seg) ^ regs[2];
         !joined
     }
-}
-
-/// The raw register `reg` after `bytes`. By linearity (see [`shift`]), that is `reg ^ !0`
-/// shifted over them, xor the raw register of `bytes` from `!0`, which is the inverted
-/// [`crc32c`] of `bytes`: the fast whole-buffer kernel does the work.
-fn append(reg: u32, bytes: &[u8]) -> u32 {
-    shift(reg ^ !0, bytes.len()) ^ !crc32c(bytes)
 }
 
 /// The raw CRC register `reg` after `n` more zero bytes. A register's update is linear
@@ -166,10 +159,10 @@ mod tests {
         }
 
         #[test]
-        fn append_continues_a_raw_register(a in proptest::collection::vec(any::<u8>(), 0..300), b in proptest::collection::vec(any::<u8>(), 0..300)) {
+        fn continue_raw_continues_a_raw_register(a in proptest::collection::vec(any::<u8>(), 0..300), b in proptest::collection::vec(any::<u8>(), 0..300)) {
             // The raw register after `a` is the inverted CRC of `a`.
             let joined: Vec<u8> = a.iter().chain(&b).copied().collect();
-            prop_assert_eq!(!append(!::crc32c::crc32c(&a), &b), ::crc32c::crc32c(&joined));
+            prop_assert_eq!(!continue_raw(!::crc32c::crc32c(&a), &b), ::crc32c::crc32c(&joined));
         }
 
         #[test]

@@ -50,6 +50,12 @@ fn shift_for(slots: usize) -> u32 {
 }
 
 impl CodeCount {
+    /// The count of one event at `ts_ns`.
+    #[inline(always)]
+    fn one(ts_ns: u64) -> Self {
+        Self { count: 1, first_ts_ns: ts_ns, last_ts_ns: ts_ns }
+    }
+
     #[inline(always)]
     fn merge(&mut self, other: &CodeCount) {
         self.count += other.count;
@@ -81,7 +87,7 @@ impl CodeTally {
 
     /// Counts one event at `ts_ns`.
     pub fn add(&mut self, key: CodeAtEcu, ts_ns: u64) {
-        self.add_count(key, CodeCount { count: 1, first_ts_ns: ts_ns, last_ts_ns: ts_ns });
+        self.add_count(key, CodeCount::one(ts_ns));
     }
 
     /// Counts each event `(key, ts_ns)` of `events`. The common case, a pair already in
@@ -112,7 +118,7 @@ impl CodeTally {
             if slot.key != key.bits() {
                 return Some((key, ts_ns));
             }
-            slot.count.merge(&CodeCount { count: 1, first_ts_ns: ts_ns, last_ts_ns: ts_ns });
+            slot.count.merge(&CodeCount::one(ts_ns));
         }
         None
     }
@@ -209,7 +215,7 @@ mod tests {
             let mut expected = BTreeMap::<CodeAtEcu, CodeCount>::new();
             for &(key, ts) in &events {
                 let c = expected.entry(key).or_insert(CodeCount { count: 0, first_ts_ns: ts, last_ts_ns: ts });
-                c.merge(&CodeCount { count: 1, first_ts_ns: ts, last_ts_ns: ts });
+                c.merge(&CodeCount::one(ts));
             }
             let expected: Vec<_> = expected.into_iter().collect();
 
