@@ -233,7 +233,7 @@ fn main() {
     println!("timed: send of the batch's file event on the ChannelFeed -> the capturing writer's");
     println!("write_fleet with fleet.batches counting it. It includes: the source noticing the event");
     println!("(idle_tick = 1 ms, so <= 1 ms), split (map + chunk walk), parse, the gather barrier,");
-    println!("the differential fleet update (count_total x3, distinct_total, 2 joins, 3-level Top-K)");
+    println!("the differential fleet update (2 count_total, distinct_total, 3-level Top-K)");
     println!("and the fleet sink's frontier wait; empty fleet = a fresh dataflow per repetition.");
     common::note_load("fleet_update");
 

@@ -3,7 +3,6 @@
 //! An [`ErrorCode`] packs the key into a `u64` so that the hot loop counts integers;
 //! [`ErrorCode::key`] spells it (`P0301-00`, `APP-07E0-1234`) only when a report is built.
 
-use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
@@ -33,10 +32,17 @@ pub(crate) fn is_error_event(kind: u8, severity: u8, code: u32, dtc_status: u8) 
     failed_dtc | app_error
 }
 
-/// The key of an error event, packed: a tag, and either the 24-bit DTC or the ECU and the
-/// application code. Never zero. It orders exactly as its spelled keys do (byte order of
-/// [`ErrorCode::key`]), so a Top-K tie-break can compare codes without spelling them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// The key of an error event, packed into a `u64` whose numeric order is the byte order of
+/// its spelled key ([`ErrorCode::key`]), so that a Top-K tie-break and every arrangement of
+/// codes in the dataflow compare plain integers:
+///
+/// - a DTC is `1 << 63 | letter rank << 22 | the other 22 bits of the 24-bit code`, the
+///   letter ranked B < C < P < U (the packed code says P, C, B, U);
+/// - an application error is `ecu << 40 | digits << 4 | length`: the decimal code's digits
+///   left-aligned to ten places (padded with zeros, as a number), then its length, so that
+///   "10" < "9" and a prefix sorts first. Every `APP-…` key sorts before every DTC, as 'A'
+///   sorts before 'B', 'C', 'P' and 'U'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "u64", into = "u64")]
 pub struct ErrorCode(u64);
 
@@ -75,9 +81,9 @@ impl CodeAtEcu {
     /// The event's key. A DTC's key does not depend on the ECU; an application error's does.
     pub fn code(self) -> ErrorCode {
         if self.0 >> TAG_SHIFT == TAG_DTC {
-            ErrorCode(self.0 & !(0xFFFF << ECU_SHIFT))
+            ErrorCode::dtc(self.0 as u32)
         } else {
-            ErrorCode(self.0)
+            ErrorCode::app(self.ecu(), self.0 as u32)
         }
     }
 
@@ -94,52 +100,62 @@ impl CodeAtEcu {
     }
 }
 
+/// The DTC flag of an [`ErrorCode`]; below it, application errors.
+const DTC_BIT: u64 = 1 << 63;
+/// A DTC letter's rank in spelling order, by its packed index (P, C, B, U); the
+/// permutation is its own inverse.
+const LETTER_RANK: [u32; 4] = [2, 1, 0, 3];
+/// 10^i for i in 0..=10.
+const POW10: [u64; 11] = {
+    let mut table = [1u64; 11];
+    let mut i = 1;
+    while i < table.len() {
+        table[i] = table[i - 1] * 10;
+        i += 1;
+    }
+    table
+};
+
 impl ErrorCode {
+    /// A DTC from its 24-bit packed code (J2012 `high16 << 8 | ftb`; the high byte of
+    /// `dtc` is ignored).
+    fn dtc(dtc: u32) -> Self {
+        let dtc = dtc & DTC_MASK;
+        let rank = LETTER_RANK[(dtc >> 22) as usize];
+        Self(DTC_BIT | u64::from(rank << 22 | dtc & 0x3F_FFFF))
+    }
+
+    /// An application error of `ecu` (code 0, never an error event, spells as "0").
+    fn app(ecu: u16, code: u32) -> Self {
+        let len = code.checked_ilog10().map_or(1, |l| l + 1) as usize;
+        // At most ten digits, so padded below 10^10 < 2^34: bits 4..38.
+        let padded = u64::from(code) * POW10[10 - len];
+        Self(u64::from(ecu) << ECU_SHIFT | padded << 4 | len as u64)
+    }
+
+    /// The 24-bit packed code of a DTC.
+    fn dtc_code(self) -> Option<u32> {
+        if self.0 & DTC_BIT == 0 {
+            return None;
+        }
+        let rank = (self.0 >> 22) as usize & 3;
+        Some(LETTER_RANK[rank] << 22 | self.0 as u32 & 0x3F_FFFF)
+    }
+
+    /// The ECU and code of an application error.
+    fn app_parts(self) -> Option<(u16, u32)> {
+        if self.0 & DTC_BIT != 0 {
+            return None;
+        }
+        let len = (self.0 & 0xF) as usize;
+        let padded = (self.0 >> 4) & ((1 << 36) - 1);
+        let code = padded / POW10[10usize.checked_sub(len)?];
+        Some(((self.0 >> ECU_SHIFT) as u16, u32::try_from(code).ok()?))
+    }
+
     /// The spelled key, for example `P0301-00` or `APP-07E0-1234`.
     pub fn key(self) -> String {
         self.to_string()
-    }
-
-    /// A number that orders like the spelled key. Every `APP-…` key sorts before every
-    /// DTC ('A' is below 'B', 'C', 'P', 'U'). Within DTCs the letter decides (B < C < P <
-    /// U, while the packed bits say P, C, B, U), then the fixed-width digits, i.e. the
-    /// number. Within application errors the fixed-width ECU decides, then the decimal
-    /// code *as text* ("10" < "9"): the code's digits left-aligned to ten (padded with
-    /// zeros, as a number), then its length, so that a shorter prefix sorts first.
-    /// Differential sorts by this on every arrangement of codes: a multiply, no loop.
-    #[inline]
-    fn spelling_order(self) -> u64 {
-        const POW10: [u64; 11] = {
-            let mut table = [1u64; 11];
-            let mut i = 1;
-            while i < table.len() {
-                table[i] = table[i - 1] * 10;
-                i += 1;
-            }
-            table
-        };
-        let low = self.0 & 0xFFFF_FFFF;
-        if self.0 >> TAG_SHIFT == TAG_DTC {
-            let letter_rank = [2, 1, 0, 3][(low >> 22) as usize & 3];
-            return 1 << 63 | letter_rank << 22 | (low & 0x3F_FFFF);
-        }
-        let ecu = (self.0 >> ECU_SHIFT) & 0xFFFF;
-        // At most 10 digits; padded below 10^10 < 2^34, so 34 bits and 4 for the length.
-        let len = low.checked_ilog10().map_or(1, |l| l + 1) as usize;
-        let padded = low * POW10[10 - len];
-        ecu << 40 | padded << 4 | len as u64
-    }
-}
-
-impl Ord for ErrorCode {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.spelling_order().cmp(&other.spelling_order())
-    }
-}
-
-impl PartialOrd for ErrorCode {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
     }
 }
 
@@ -152,16 +168,16 @@ impl From<ErrorCode> for u64 {
 impl TryFrom<u64> for ErrorCode {
     type Error = String;
 
+    /// Accepts exactly the values the constructors produce, so that equal codes have
+    /// equal bits.
     fn try_from(bits: u64) -> Result<Self, String> {
-        // What `CodeAtEcu::code` can produce: a DTC has no ECU and 24 bits; an application
-        // error has an ECU and 32 bits.
-        let tag = bits >> TAG_SHIFT;
-        let valid = match tag {
-            TAG_DTC => bits & !(TAG_DTC << TAG_SHIFT) <= u64::from(DTC_MASK),
-            TAG_APP => bits & (0xFF << 32) == 0,
-            _ => false,
+        let code = Self(bits);
+        let canonical = match (code.dtc_code(), code.app_parts()) {
+            (Some(dtc), _) => Self::dtc(dtc) == code,
+            (_, Some((ecu, app))) => Self::app(ecu, app) == code,
+            (None, None) => false,
         };
-        valid.then_some(Self(bits)).ok_or_else(|| format!("{bits:#x} is not a packed error code"))
+        canonical.then_some(code).ok_or_else(|| format!("{bits:#x} is not a packed error code"))
     }
 }
 
@@ -195,7 +211,7 @@ fn parse_spelling(text: &str) -> Option<ErrorCode> {
         let ecu = u16::from_str_radix(ecu, 16).ok()?;
         // Code 0 is never an error event.
         let code = code.parse::<u32>().ok().filter(|c| *c != 0)?;
-        return Some(ErrorCode(TAG_APP << TAG_SHIFT | u64::from(ecu) << ECU_SHIFT | u64::from(code)));
+        return Some(ErrorCode::app(ecu, code));
     }
     let (dtc, ftb) = text.split_once('-')?;
     let mut chars = dtc.chars();
@@ -210,17 +226,15 @@ fn parse_spelling(text: &str) -> Option<ErrorCode> {
         return None;
     }
     let ftb = u32::from_str_radix(ftb, 16).ok()?;
-    Some(ErrorCode(TAG_DTC << TAG_SHIFT | u64::from((letter << 14 | digits) << 8 | ftb)))
+    Some(ErrorCode::dtc((letter << 14 | digits) << 8 | ftb))
 }
 
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 >> TAG_SHIFT == TAG_DTC {
-            let dtc = (self.0 as u32) & DTC_MASK;
-            write_dtc(f, dtc)
-        } else {
-            let ecu = (self.0 >> ECU_SHIFT) as u16;
-            write!(f, "APP-{ecu:04X}-{}", self.0 as u32)
+        match (self.dtc_code(), self.app_parts()) {
+            (Some(dtc), _) => write_dtc(f, dtc),
+            (_, Some((ecu, code))) => write!(f, "APP-{ecu:04X}-{code}"),
+            (None, None) => unreachable!("an ErrorCode is built by its constructors"),
         }
     }
 }
@@ -235,12 +249,12 @@ fn write_dtc(f: &mut fmt::Formatter<'_>, dtc: u32) -> fmt::Result {
 
 /// Spells a 24-bit DTC (`0x030100` is `P0301-00`); the high byte of `code` is ignored.
 pub fn dtc_key(code: u32) -> String {
-    ErrorCode(TAG_DTC << TAG_SHIFT | u64::from(code & DTC_MASK)).key()
+    ErrorCode::dtc(code).key()
 }
 
 /// Spells an application error key (`APP-07E0-1234`).
 pub fn app_key(ecu: u16, code: u32) -> String {
-    ErrorCode(TAG_APP << TAG_SHIFT | u64::from(ecu) << ECU_SHIFT | u64::from(code)).key()
+    ErrorCode::app(ecu, code).key()
 }
 
 /// Formats an ECU address as four uppercase hex digits.

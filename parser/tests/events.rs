@@ -164,6 +164,24 @@ fn application_codes_order_as_text_not_as_numbers() {
 }
 
 #[test]
+fn only_packed_forms_of_real_codes_unpack() {
+    let code = error_code(false, 0x07E0, 12);
+    let bits: u64 = code.into();
+    assert_eq!(ErrorCode::try_from(bits), Ok(code));
+    for bad in [
+        0,                 // an application code of length 0
+        bits & !0xF | 1,   // "12" claiming a length of 1
+        bits + (1 << 4),   // digits not left-aligned
+        bits & !0xF | 11,  // eleven digits
+        1 << 38 | bits,    // a bit between the digits and the ECU
+        1 << 56 | bits,    // a bit above the ECU
+        1 << 63 | 1 << 24, // a DTC wider than 24 bits
+    ] {
+        assert!(ErrorCode::try_from(bad).is_err(), "{bad:#x} unpacked");
+    }
+}
+
+#[test]
 fn only_canonical_keys_parse() {
     assert_eq!("P0301-00".parse::<ErrorCode>().map(|c| c.key()).as_deref(), Ok("P0301-00"));
     assert_eq!("APP-07E0-1234".parse::<ErrorCode>().map(|c| c.key()).as_deref(), Ok("APP-07E0-1234"));

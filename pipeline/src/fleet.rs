@@ -1,13 +1,13 @@
 //! The fleet's Top-K, kept incrementally by differential dataflow.
 //!
 //! Each completed batch contributes *facts* with weights (its record count, each code's
-//! count, one per code, one per (code, VIN)). Differential sums them over all batches so
+//! count, one per code, one per (VIN, code)). Differential sums them over all batches so
 //! far; a new batch costs work proportional to its own codes, not to the fleet's history.
 //! The windowed view also retracts each batch (negative weights) once its session leaves
 //! the window. Top-K is hierarchical (256 hash buckets, then 16, then 1, as Materialize
 //! renders TopK), so no single reduce ever re-sorts the whole code space.
 //!
-//! Facts are keyed by packed codes ([`ErrorCode`], a `u64` that orders like its spelling)
+//! Facts are keyed by packed codes ([`ErrorCode`], a `u64` whose order is its spelling's)
 //! and fixed-size VINs, not by `String`s: the arrangements behind every operator seek and
 //! merge these keys on each update, and integers compare and copy without allocating.
 //! Codes are spelled only when the fleet report is written.
@@ -22,7 +22,9 @@ use serde::{Deserialize, Serialize};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::StreamVec;
 use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::Concat;
 use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::vec::Map;
 
 use crate::items::{Time, route};
 use crate::report::{BatchStatus, FinishedBatch};
@@ -44,8 +46,10 @@ pub enum Fact {
     CodeCount(ErrorCode),
     /// Weight 1: the code occurred in the batch.
     CodeBatch(ErrorCode),
-    /// Weight 1: the code occurred in a batch of this VIN.
-    CodeVin(ErrorCode, VinKey),
+    /// Weight 1: the code occurred in a batch of this VIN. Keyed VIN first: a batch has
+    /// one VIN, so its facts sit side by side in the arrangement of all (VIN, code) pairs
+    /// and each seek from one to the next is short, however many pairs the fleet holds.
+    VinCode(VinKey, ErrorCode),
 }
 
 /// A VIN as a key: inline bytes for the 17 ASCII characters of every well-formed VIN, the
@@ -95,7 +99,7 @@ pub fn facts(batch: &FinishedBatch) -> Vec<(Fact, isize)> {
         facts.push((Fact::CodeBatch(code), 1));
         // A VIN counts once it is known (a completed batch always has one).
         if let Some(vin) = &vin {
-            facts.push((Fact::CodeVin(code, vin.clone()), 1));
+            facts.push((Fact::VinCode(vin.clone(), code), 1));
         }
     }
     facts.retain(|(_, w)| *w != 0);
@@ -141,6 +145,11 @@ fn retire_time(batch: &FinishedBatch, window: Duration) -> Time {
     last_ms.saturating_add(window.as_millis() as Time)
 }
 
+/// A code's fleet-wide tally as one differential weight: its events, the batches it
+/// occurred in, and the VINs it occurred for. Summing all three in one `count_total`
+/// costs one arrangement and one reduce per update instead of three counts and two joins.
+type CodeTally = (isize, isize, isize);
+
 /// The fleet's totals and its Top-K codes, both as collections that change over time.
 pub fn fleet_view<'s>(
     facts: VecCollection<'s, Time, Fact>,
@@ -148,16 +157,22 @@ pub fn fleet_view<'s>(
 ) -> (VecCollection<'s, Time, (Total, isize)>, VecCollection<'s, Time, Rank>) {
     let totals =
         facts.clone().flat_map(|f| if let Fact::Total(t) = f { Some(t) } else { None }).count_total();
-    let counts =
-        facts.clone().flat_map(|f| if let Fact::CodeCount(c) = f { Some(c) } else { None }).count_total();
-    let batches =
-        facts.clone().flat_map(|f| if let Fact::CodeBatch(c) = f { Some(c) } else { None }).count_total();
     let vins = facts
-        .flat_map(|f| if let Fact::CodeVin(c, v) = f { Some((c, v)) } else { None })
+        .clone()
+        .flat_map(|f| if let Fact::VinCode(v, c) = f { Some((v, c)) } else { None })
         .distinct_total()
-        .map(|(code, _vin)| code)
-        .count_total();
-    let ranks = counts.join(batches).join(vins).map(|(code, ((count, batches), vins))| Rank {
+        .inner
+        .map(|((_vin, code), t, r)| (code, t, (0, 0, r)));
+    let tallies: VecCollection<'s, Time, ErrorCode, CodeTally> = facts
+        .inner
+        .flat_map(|(fact, t, r)| match fact {
+            Fact::CodeCount(code) => Some((code, t, (r, 0, 0))),
+            Fact::CodeBatch(code) => Some((code, t, (0, r, 0))),
+            Fact::Total(_) | Fact::VinCode(..) => None,
+        })
+        .concat(vins)
+        .as_collection();
+    let ranks = tallies.count_total().map(|(code, (count, batches, vins))| Rank {
         count: Reverse(count.max(0) as u64),
         code,
         batches: batches.max(0) as u64,
