@@ -45,6 +45,8 @@ fn one_more_batch_updates_the_fleet_like_a_full_run() {
     let reference = FleetReport::from_batches(all.batches.lock().unwrap().iter(), 10);
     assert_eq!(at_once, reference);
     assert_eq!(at_once.top_errors.len(), 10);
+    // Seven VINs across 101 batches: distinct VINs and batches per code must differ.
+    assert!(at_once.top_errors.iter().all(|e| e.vins <= 7 && e.vins < e.batches), "{at_once:?}");
 }
 
 #[test]
