@@ -6,12 +6,14 @@
 //! ```
 //!
 //! Inputs come from the project's generator (`argus::generate::write_file`, default data)
-//! under `target/bench-data/` and are reused. All four figures of a scenario are measured
+//! under `target/bench-data/` and are reused. All five figures of a scenario are measured
 //! in the same run, interleaved, over the page-cached files; each is the best of
-//! `ARGUS_BENCH_ITERS` iterations:
+//! `ARGUS_BENCH_ITERS` iterations, and the goal ratios are also given as the median of
+//! the ratios within each iteration:
 //!
 //! - limit: map each file and sum its u64 words (one core): what reading the bytes costs;
 //! - parser: `argus_parser::scan_file` over each freshly mapped file (one core);
+//! - parser 2 threads: the split's ranges shared by two threads, no dataflow;
 //! - replay -w N: `argus_pipeline::run` with a `Job` as `argus replay` builds it (a
 //!   `DirFeed` over the root, default `DataflowConfig`, a no-op report writer), N workers,
 //!   wall time from the call to its return (timely start-up and shutdown included).
@@ -31,7 +33,7 @@ use std::time::{Duration, Instant};
 use argus_ingest::DirFeed;
 use argus_parser::{FileHeader, RangeScan, RecFile, Scanner, scan_file, split};
 use argus_pipeline::{DataflowConfig, Metrics};
-use common::{Capture, env_or, mb_per_s, print_table, size_text};
+use common::{Capture, env_or, mb_per_s, median, print_table, size_text};
 use data::Root;
 
 /// Maps every file and sums its u64 words: the memory-read limit.
@@ -166,6 +168,8 @@ fn scenario(name: &str, root: &Root, iters: usize) -> Vec<String> {
     let mut parsed_records = 0;
     // Cores the -w 2 run kept busy (CPU time / wall time) in its best iteration.
     let mut w2_cores = 0.0;
+    // The goal ratios within each iteration: runs minutes apart see different machines.
+    let (mut w1_per_parser, mut w2_per_w1) = (Vec::new(), Vec::new());
     for i in 0..iters {
         let t_limit = limit(root);
         let (t_parser, records) = parser(root);
@@ -189,6 +193,8 @@ fn scenario(name: &str, root: &Root, iters: usize) -> Vec<String> {
         if t_w2 < best[4] {
             w2_cores = cores(&w2);
         }
+        w1_per_parser.push(t_parser.as_secs_f64() / t_w1.as_secs_f64());
+        w2_per_w1.push(t_w1.as_secs_f64() / t_w2.as_secs_f64());
         let times = [t_limit, t_parser, t_parser_2, t_w1, t_w2];
         eprintln!(
             "[{name}] iteration {}: limit {:.3}s parser {:.3}s parser-2t {:.3}s w1 {:.3}s ({:.2} cores) w2 {:.3}s ({:.2} cores) (load {})",
@@ -215,9 +221,10 @@ fn scenario(name: &str, root: &Root, iters: usize) -> Vec<String> {
         format!("{parser_2:.0}"),
         format!("{w1:.0}"),
         format!("{w2:.0}"),
-        format!("{:.2}", w1 / parser),
-        format!("{:.2}", w2 / w1),
+        format!("{:.2} (median {:.2})", w1 / parser, median(&w1_per_parser)),
+        format!("{:.2} (median {:.2})", w2 / w1, median(&w2_per_w1)),
         format!("{:.2}", parser_2 / parser),
+        format!("{:.2}", w2 / parser_2),
         format!("{w2_cores:.2}"),
         format!("{:.1} ms", best_walk.as_secs_f64() * 1e3),
     ]
@@ -243,7 +250,10 @@ fn main() {
         rows.push(scenario(&format!("{batches} small batches"), &root, iters));
     }
     println!();
-    println!("replay throughput, MB/s (10^6 B/s) of file bytes, best of {iters}; library run (no-op writer)");
+    println!(
+        "replay throughput, MB/s (10^6 B/s) of file bytes, best of {iters}; library run (no-op writer);"
+    );
+    println!("ratios of the best times, and the median of the ratios within each iteration");
     print_table(
         &[
             "input",
@@ -256,6 +266,7 @@ fn main() {
             "w1/parser (goal >= 0.8)",
             "w2/w1 (goal >= 1.8 big)",
             "parser 2t/1t",
+            "w2/parser 2t",
             "cores busy -w 2",
             "split walk (serial)",
         ],
