@@ -37,6 +37,9 @@ pub struct FleetSummary {
     pub bytes: u64,
     /// Damaged files by kind, in the order of [`Damage::ALL`].
     pub damaged: Vec<(Damage, u64)>,
+    /// Entries of the output directory that this fleet did not write (left by an earlier
+    /// run or by someone else): a replay of the directory would read them too.
+    pub strays: Vec<PathBuf>,
 }
 
 /// One file of the plan.
@@ -107,7 +110,8 @@ pub fn generate_fleet_with(
             });
         }
     });
-    let mut summary = FleetSummary { batch_ids, ..FleetSummary::default() };
+    let strays = strays(out, &batch_ids, &files).with_context(|| format!("listing {}", out.display()))?;
+    let mut summary = FleetSummary { batch_ids, strays, ..FleetSummary::default() };
     summary.damaged = Damage::ALL.iter().map(|&d| (d, 0)).collect();
     for result in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
         let written = result?;
@@ -118,4 +122,26 @@ pub fn generate_fleet_with(
         }
     }
     Ok(summary)
+}
+
+/// What lies under `out` besides the planned batch directories and their files, sorted.
+fn strays(out: &Path, batch_ids: &[Uuid], files: &[PlannedFile]) -> std::io::Result<Vec<PathBuf>> {
+    let planned: std::collections::HashSet<&Path> = files.iter().map(|f| f.path.as_path()).collect();
+    let mut strays = Vec::new();
+    for entry in std::fs::read_dir(out)? {
+        let path = entry?.path();
+        let is_batch = batch_ids.iter().any(|id| path == out.join(id.to_string()));
+        if !is_batch {
+            strays.push(path);
+            continue;
+        }
+        for file in std::fs::read_dir(&path)? {
+            let file = file?.path();
+            if !planned.contains(file.as_path()) {
+                strays.push(file);
+            }
+        }
+    }
+    strays.sort();
+    Ok(strays)
 }

@@ -104,5 +104,13 @@ pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
         damaged = damaged.join(", "),
         "fleet generated"
     );
+    if let Some(first) = summary.strays.first() {
+        tracing::warn!(
+            out = %args.out.display(),
+            count = summary.strays.len(),
+            first = %first.display(),
+            "the output directory holds entries this fleet did not write; a replay of it reads them too"
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -185,6 +185,27 @@ fn the_committed_sample_is_what_the_readme_line_makes() {
 }
 
 #[test]
+fn entries_it_did_not_write_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_ok(
+        argus()
+            .arg("gen")
+            .arg(dir.path())
+            .args("--batches 2 --files-per-batch 1 --size 64KiB".split_whitespace()),
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("did not write"));
+    // A smaller fleet into the same directory leaves the second batch behind.
+    let out = run_ok(
+        argus()
+            .arg("gen")
+            .arg(dir.path())
+            .args("--batches 1 --files-per-batch 1 --size 64KiB".split_whitespace()),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("did not write") && stderr.contains("count=1"), "{stderr}");
+}
+
+#[test]
 fn bad_arguments_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     for (args, says) in [
