@@ -2,6 +2,7 @@
 //! whole plan (ids, seeds, sizes, which files are damaged) is drawn first from one seeded
 //! stream, so the output does not depend on how many threads write the files.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -110,8 +111,7 @@ pub fn generate_fleet_with(
             });
         }
     });
-    let strays = strays(out, &batch_ids, &files).with_context(|| format!("listing {}", out.display()))?;
-    let mut summary = FleetSummary { batch_ids, strays, ..FleetSummary::default() };
+    let mut summary = FleetSummary { batch_ids, ..FleetSummary::default() };
     summary.damaged = Damage::ALL.iter().map(|&d| (d, 0)).collect();
     for result in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
         let written = result?;
@@ -121,17 +121,19 @@ pub fn generate_fleet_with(
             summary.damaged.iter_mut().filter(|(d, _)| *d == damage).for_each(|(_, n)| *n += 1);
         }
     }
+    summary.strays =
+        strays(out, &summary.batch_ids, &files).with_context(|| format!("listing {}", out.display()))?;
     Ok(summary)
 }
 
 /// What lies under `out` besides the planned batch directories and their files, sorted.
 fn strays(out: &Path, batch_ids: &[Uuid], files: &[PlannedFile]) -> std::io::Result<Vec<PathBuf>> {
-    let planned: std::collections::HashSet<&Path> = files.iter().map(|f| f.path.as_path()).collect();
+    let batch_dirs: HashSet<PathBuf> = batch_ids.iter().map(|id| out.join(id.to_string())).collect();
+    let planned: HashSet<&Path> = files.iter().map(|f| f.path.as_path()).collect();
     let mut strays = Vec::new();
     for entry in std::fs::read_dir(out)? {
         let path = entry?.path();
-        let is_batch = batch_ids.iter().any(|id| path == out.join(id.to_string()));
-        if !is_batch {
+        if !batch_dirs.contains(&path) {
             strays.push(path);
             continue;
         }

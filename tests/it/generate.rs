@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 use argus_parser::{ChunkWalk, FileHeader, Step};
 use serde_json::Value;
@@ -9,8 +10,8 @@ use serde_json::Value;
 use crate::util::{argus, read_tree, run_ok};
 
 /// Runs `argus gen OUT <args>`.
-fn generate(out: &Path, args: &str) {
-    run_ok(argus().arg("gen").arg(out).args(args.split_whitespace()));
+fn generate(out: &Path, args: &str) -> Output {
+    run_ok(argus().arg("gen").arg(out).args(args.split_whitespace()))
 }
 
 /// Every `.rec` file below a replay root, sorted.
@@ -187,20 +188,10 @@ fn the_committed_sample_is_what_the_readme_line_makes() {
 #[test]
 fn entries_it_did_not_write_are_named() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run_ok(
-        argus()
-            .arg("gen")
-            .arg(dir.path())
-            .args("--batches 2 --files-per-batch 1 --size 64KiB".split_whitespace()),
-    );
+    let out = generate(dir.path(), "--batches 2 --files-per-batch 1 --size 64KiB");
     assert!(!String::from_utf8_lossy(&out.stderr).contains("did not write"));
     // A smaller fleet into the same directory leaves the second batch behind.
-    let out = run_ok(
-        argus()
-            .arg("gen")
-            .arg(dir.path())
-            .args("--batches 1 --files-per-batch 1 --size 64KiB".split_whitespace()),
-    );
+    let out = generate(dir.path(), "--batches 1 --files-per-batch 1 --size 64KiB");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("did not write") && stderr.contains("count=1"), "{stderr}");
 }
