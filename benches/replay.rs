@@ -12,6 +12,8 @@
 //! the ratios within each iteration:
 //!
 //! - limit: map each file and sum its u64 words (one core): what reading the bytes costs;
+//! - limit 2 threads: the same sum with each file's halves shared by two threads: what
+//!   the memory gives a second core, the ceiling of any two-worker speed-up here;
 //! - parser: `argus_parser::scan_file` over each freshly mapped file (one core);
 //! - parser 2 threads: the split's ranges shared by two threads, no dataflow;
 //! - replay -w N: `argus_pipeline::run` with a `Job` as `argus replay` builds it (a
@@ -50,6 +52,43 @@ fn limit(root: &Root) -> Duration {
         sum = tail.iter().fold(sum, |s, b| s.wrapping_add(u64::from(*b)));
     }
     black_box(sum);
+    start.elapsed()
+}
+
+/// The limit on two threads: every file mapped, cut in halves, and the halves summed by
+/// two threads that share them through a counter: what the memory gives a second core.
+fn limit_2_threads(root: &Root) -> Duration {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let start = Instant::now();
+    let files: Vec<RecFile> =
+        root.files.iter().map(|p| RecFile::open(p).expect("mapping a bench file")).collect();
+    let halves: Vec<&[u8]> = files
+        .iter()
+        .flat_map(|f| {
+            let bytes = f.bytes();
+            let (a, b) = bytes.split_at((bytes.len() / 2).next_multiple_of(8).min(bytes.len()));
+            [a, b]
+        })
+        .collect();
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                let mut sum = 0u64;
+                while let Some(half) = halves.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let words = half.chunks_exact(8);
+                    sum = words.remainder().iter().fold(sum, |s, b| s.wrapping_add(u64::from(*b)));
+                    for w in words {
+                        sum = sum.wrapping_add(u64::from_le_bytes(w.try_into().unwrap()));
+                    }
+                }
+                black_box(sum);
+            });
+        }
+    });
+    // Unmapped inside the timing, as the one-core passes unmap each file.
+    drop(halves);
+    drop(files);
     start.elapsed()
 }
 
@@ -122,6 +161,8 @@ fn parser_2_threads(root: &Root) -> (Duration, u64) {
             .collect();
         workers.into_iter().map(|w| w.join().unwrap()).sum()
     });
+    // Unmapped inside the timing, as the one-core passes unmap each file.
+    drop(files);
     (start.elapsed(), records)
 }
 
@@ -161,24 +202,33 @@ fn replay(root: &Root, workers: usize) -> Replayed {
     }
 }
 
+/// Runs a timed pass over a fully cached input (see `data::make_resident`), adding what
+/// had to be read back first to `reread`.
+fn cached<T>(root: &Root, reread: &mut u64, pass: impl FnOnce() -> T) -> T {
+    *reread += data::make_root_resident(root);
+    pass()
+}
+
 fn scenario(name: &str, root: &Root, iters: usize) -> Vec<String> {
     common::note_load(name);
-    let mut best = [Duration::MAX; 5];
+    let mut best = [Duration::MAX; 6];
     let mut best_walk = Duration::MAX;
     let mut parsed_records = 0;
     // Cores the -w 2 run kept busy (CPU time / wall time) in its best iteration.
     let mut w2_cores = 0.0;
     // The goal ratios within each iteration: runs minutes apart see different machines.
-    let (mut w1_per_parser, mut w2_per_w1) = (Vec::new(), Vec::new());
+    let (mut w1_per_parser, mut w2_per_w1, mut limit_2t_per_1t) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..iters {
-        let t_limit = limit(root);
-        let (t_parser, records) = parser(root);
+        let mut reread = 0;
+        let t_limit = cached(root, &mut reread, || limit(root));
+        let t_limit_2 = cached(root, &mut reread, || limit_2_threads(root));
+        let (t_parser, records) = cached(root, &mut reread, || parser(root));
         parsed_records = records;
-        let (t_parser_2, records_2t) = parser_2_threads(root);
+        let (t_parser_2, records_2t) = cached(root, &mut reread, || parser_2_threads(root));
         assert_eq!(records_2t, records, "two parser threads");
-        best_walk = best_walk.min(split_walk(root));
-        let w1 = replay(root, 1);
-        let w2 = replay(root, 2);
+        best_walk = best_walk.min(cached(root, &mut reread, || split_walk(root)));
+        let w1 = cached(root, &mut reread, || replay(root, 1));
+        let w2 = cached(root, &mut reread, || replay(root, 2));
         // The replay covered every byte after the header, and counted what the parser did.
         assert_eq!(w1.records, records, "replay -w 1 records");
         assert_eq!(w2.records, records, "replay -w 2 records");
@@ -195,24 +245,27 @@ fn scenario(name: &str, root: &Root, iters: usize) -> Vec<String> {
         }
         w1_per_parser.push(t_parser.as_secs_f64() / t_w1.as_secs_f64());
         w2_per_w1.push(t_w1.as_secs_f64() / t_w2.as_secs_f64());
-        let times = [t_limit, t_parser, t_parser_2, t_w1, t_w2];
+        limit_2t_per_1t.push(t_limit.as_secs_f64() / t_limit_2.as_secs_f64());
+        let times = [t_limit, t_parser, t_parser_2, t_w1, t_w2, t_limit_2];
         eprintln!(
-            "[{name}] iteration {}: limit {:.3}s parser {:.3}s parser-2t {:.3}s w1 {:.3}s ({:.2} cores) w2 {:.3}s ({:.2} cores) (load {})",
+            "[{name}] iteration {}: limit {:.3}s limit-2t {:.3}s parser {:.3}s parser-2t {:.3}s w1 {:.3}s ({:.2} cores) w2 {:.3}s ({:.2} cores) (load {}; {:.1} MB read back into the page cache before the passes)",
             i + 1,
             t_limit.as_secs_f64(),
+            t_limit_2.as_secs_f64(),
             t_parser.as_secs_f64(),
             t_parser_2.as_secs_f64(),
             t_w1.as_secs_f64(),
             cores(&w1),
             t_w2.as_secs_f64(),
             cores(&w2),
-            common::loadavg()
+            common::loadavg(),
+            reread as f64 / 1e6
         );
         for (b, t) in best.iter_mut().zip(times) {
             *b = (*b).min(t);
         }
     }
-    let [limit, parser, parser_2, w1, w2] = best.map(|t| mb_per_s(root.bytes, t));
+    let [limit, parser, parser_2, w1, w2, limit_2] = best.map(|t| mb_per_s(root.bytes, t));
     vec![
         name.to_owned(),
         format!("{} in {} files, {} records", size_text(root.bytes), root.files.len(), parsed_records),
@@ -223,6 +276,7 @@ fn scenario(name: &str, root: &Root, iters: usize) -> Vec<String> {
         format!("{w2:.0}"),
         format!("{:.2} (median {:.2})", w1 / parser, median(&w1_per_parser)),
         format!("{:.2} (median {:.2})", w2 / w1, median(&w2_per_w1)),
+        format!("{:.2} (median {:.2})", limit_2 / limit, median(&limit_2t_per_1t)),
         format!("{:.2}", parser_2 / parser),
         format!("{:.2}", w2 / parser_2),
         format!("{w2_cores:.2}"),
@@ -265,6 +319,7 @@ fn main() {
             "replay -w 2",
             "w1/parser (goal >= 0.8)",
             "w2/w1 (goal >= 1.8 big)",
+            "limit 2t/1t",
             "parser 2t/1t",
             "w2/parser 2t",
             "cores busy -w 2",
