@@ -82,6 +82,7 @@ fn write_batch(root: &Path, batch_id: &str, seed: u64) -> Vec<FeedEvent> {
         file_id: "seg-00.rec".into(),
         location: path.to_string_lossy().into_owned(),
         file_count: 1,
+        size: None,
     })]
 }
 
@@ -102,6 +103,7 @@ fn fleet_batches(root: &Path, prefix: &str, n: u64, seed_base: u64) -> Vec<Vec<F
                     file_id: "seg-00.rec".into(),
                     location,
                     file_count: 1,
+                    size: None,
                 })]
             } else {
                 write_batch(root, &id, seed_base + i)

@@ -47,6 +47,11 @@ pub struct ReplayArgs {
     /// spooled at once); reading resumes when half of them are written.
     #[arg(long, default_value_t = default_max_batches_in_flight())]
     pub max_batches_in_flight: NonZeroUsize,
+    /// Bytes of the files of the batches read but not yet written before reading pauses
+    /// (e.g. 8GiB, 500MB; default 8 GiB); reading resumes when half of them are written. A
+    /// batch larger than this is still read, on its own.
+    #[arg(long, value_parser = crate::generate::size::parse_size)]
+    pub max_bytes_in_flight: Option<u64>,
     #[command(flatten)]
     pub cluster: ClusterArgs,
 }
@@ -156,13 +161,15 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let out = args.out.clone();
     let store_handle = runtime.handle().clone();
     let metrics = Arc::new(Metrics::default());
+    let source_defaults = SourceConfig::default();
     let job = Job {
         dataflow: DataflowConfig {
             k: args.k,
             window: args.window,
             source: SourceConfig {
                 max_batches_in_flight: args.max_batches_in_flight.get(),
-                ..SourceConfig::default()
+                max_bytes_in_flight: args.max_bytes_in_flight.unwrap_or(source_defaults.max_bytes_in_flight),
+                ..source_defaults
             },
             ..DataflowConfig::default()
         },

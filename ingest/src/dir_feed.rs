@@ -23,31 +23,46 @@ impl DirFeed {
     }
 }
 
+/// A file of a batch, as a listing finds it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ListedFile {
+    pub file_id: String,
+    pub location: String,
+    /// Its size, when the listing tells (it bounds the bytes in flight).
+    pub size: Option<u64>,
+}
+
 /// The events of one batch directory: its files, or one empty-batch event.
-pub fn batch_events(batch_id: &str, files: Vec<(String, String)>) -> Vec<FeedEvent> {
+pub fn batch_events(batch_id: &str, files: Vec<ListedFile>) -> Vec<FeedEvent> {
     if files.is_empty() {
         return vec![FeedEvent::EmptyBatch { batch_id: batch_id.to_owned() }];
     }
     let file_count = u32::try_from(files.len()).unwrap_or(u32::MAX);
     files
         .into_iter()
-        .map(|(file_id, location)| {
-            FeedEvent::File(FileReady { batch_id: batch_id.to_owned(), file_id, location, file_count })
+        .map(|ListedFile { file_id, location, size }| {
+            FeedEvent::File(FileReady { batch_id: batch_id.to_owned(), file_id, location, file_count, size })
         })
         .collect()
 }
 
-/// `(file id, path)` of the `*.rec` files directly inside `dir`, sorted by id.
-fn rec_files(dir: &Path) -> io::Result<Vec<(String, String)>> {
+/// The `*.rec` files directly inside `dir`, sorted by id.
+fn rec_files(dir: &Path) -> io::Result<Vec<ListedFile>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        // A directory named `x.rec` is no file; anything else `*.rec` is (an unreadable one is
-        // reported as rejected by the parser, not silently skipped).
-        if name.ends_with(".rec") && !entry.path().is_dir() {
-            files.push((name, path_string(&entry.path())));
+        if !name.ends_with(".rec") {
+            continue;
         }
+        // A directory named `x.rec` is no file; anything else `*.rec` is (an unreadable one is
+        // reported as rejected by the parser, not silently skipped). Symbolic links are followed.
+        let path = entry.path();
+        let meta = std::fs::metadata(&path).ok();
+        if meta.as_ref().is_some_and(|m| m.is_dir()) {
+            continue;
+        }
+        files.push(ListedFile { file_id: name, location: path_string(&path), size: meta.map(|m| m.len()) });
     }
     files.sort();
     Ok(files)

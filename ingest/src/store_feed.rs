@@ -9,7 +9,7 @@ use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
 use tokio::runtime::Runtime;
 
-use crate::dir_feed::batch_events;
+use crate::dir_feed::{ListedFile, batch_events};
 use crate::object_store::StoreAt;
 
 /// A [`Feed`] over a replay root in an object store.
@@ -30,17 +30,21 @@ impl StoreFeed {
         Ok(Self { at, runtime, batches: batches.into() })
     }
 
-    fn files_of(&self, batch: &ObjectPath) -> Result<Vec<(String, String)>, object_store::Error> {
+    fn files_of(&self, batch: &ObjectPath) -> Result<Vec<ListedFile>, object_store::Error> {
         let store = self.at.store.clone();
         let batch = batch.clone();
         self.runtime.block_on(async move {
             let listing = store.list_with_delimiter(Some(&batch)).await?;
-            let mut files: Vec<(String, String)> = listing
+            let mut files: Vec<ListedFile> = listing
                 .objects
                 .into_iter()
                 .filter_map(|o| {
-                    let name = o.location.filename()?.to_owned();
-                    name.ends_with(".rec").then(|| (name, o.location.to_string()))
+                    let file_id = o.location.filename()?.to_owned();
+                    file_id.ends_with(".rec").then(|| ListedFile {
+                        file_id,
+                        location: o.location.to_string(),
+                        size: Some(o.size),
+                    })
                 })
                 .collect();
             files.sort();

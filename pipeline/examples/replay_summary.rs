@@ -53,6 +53,7 @@ fn events(root: &str) -> std::io::Result<Vec<FeedEvent>> {
                 file_id: path.file_name().unwrap_or_default().to_string_lossy().into_owned(),
                 location: path.to_string_lossy().into_owned(),
                 file_count: files.len() as u32,
+                size: std::fs::metadata(path).ok().map(|m| m.len()),
             }));
         }
     }

@@ -16,6 +16,10 @@ pub struct FileReady {
     pub location: String,
     /// How many distinct files the batch has.
     pub file_count: u32,
+    /// The file's size in bytes, when the feed knows it (a directory or object-store
+    /// listing does, and the Kafka event carries it). The source bounds the bytes of the
+    /// batches in flight with it; an unknown size counts as nothing.
+    pub size: Option<u64>,
 }
 
 /// What the source emits; `time` is the batch's time (items carry it so that operators

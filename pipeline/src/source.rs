@@ -2,11 +2,12 @@
 //! holds a capability for each open batch until all its files are in (or it times out),
 //! so that the frontier passing a batch's time means the batch is complete.
 //!
-//! Backpressure: at most `max_batches_in_flight` batches are opened and not yet durable.
-//! The source asks its feed for one event (one batch, for feeds that list whole batches)
-//! at a time and stops as soon as that many are in flight; it opens more only once half of
-//! them are durable, so that batches share times (every time costs a fleet update, which
-//! one batch per time would pay for every batch). While it is blocked it still
+//! Backpressure: at most `max_batches_in_flight` batches, and about `max_bytes_in_flight`
+//! bytes of their files, are opened and not yet durable. The source asks its feed for one
+//! event (one batch, for feeds that list whole batches) at a time and stops as soon as
+//! either limit is reached; it opens more only once no more than half of either is in use,
+//! so that batches share times (every time costs a fleet update, which one batch per time
+//! would pay for every batch). While it is blocked it still
 //! polls when open batches wait for files, because their files may be queued behind
 //! events of new batches: those new events wait in the source (up to
 //! `max_waiting_events`) until there is room, in the order they came.
@@ -33,6 +34,13 @@ pub struct SourceConfig {
     /// replay throughput in fleet updates, 16 keep `-w 1` at 0.82 of the parser
     /// (benches/README.md, finding B).
     pub max_batches_in_flight: usize,
+    /// Bytes of the files of the batches in flight (as far as the feed knows their sizes)
+    /// at which the source stops opening more; it resumes when no more than half are
+    /// left. A batch opens whenever none is in flight, so one larger than this still goes
+    /// through. Default 8 GiB: with GB-sized files the batch count alone would let tens of
+    /// GB be mapped, and spooled to disk from an object store, at once; small batches
+    /// never reach it.
+    pub max_bytes_in_flight: u64,
     /// Events of not yet opened batches that the source holds while it is blocked and
     /// still looks for the files of open batches. Default 10,000.
     pub max_waiting_events: usize,
@@ -52,6 +60,7 @@ impl Default for SourceConfig {
         Self {
             events_per_activation: 256,
             max_batches_in_flight: 16,
+            max_bytes_in_flight: 8 << 30,
             max_waiting_events: 10_000,
             batch_timeout: Duration::from_secs(600),
             idle_tick: Duration::from_millis(100),
@@ -66,6 +75,7 @@ impl std::fmt::Debug for SourceConfig {
         f.debug_struct("SourceConfig")
             .field("events_per_activation", &self.events_per_activation)
             .field("max_batches_in_flight", &self.max_batches_in_flight)
+            .field("max_bytes_in_flight", &self.max_bytes_in_flight)
             .field("max_waiting_events", &self.max_waiting_events)
             .field("batch_timeout", &self.batch_timeout)
             .field("idle_tick", &self.idle_tick)
@@ -84,30 +94,48 @@ struct OpenBatch {
     opened_at: Time,
 }
 
+/// What the batches opened at one time hold until they are durable.
+#[derive(Debug, Default, Clone, Copy)]
+struct InFlight {
+    batches: usize,
+    bytes: u64,
+}
+
 /// What the source remembers between activations.
 struct Batches {
-    max_in_flight: usize,
+    max_batches: usize,
+    max_bytes: u64,
     open: BTreeMap<String, OpenBatch>,
     /// Batch ids already complete: repeats of their events change nothing. Grows with the
     /// number of batches seen in this run (ids only); the store dedupes across runs.
     done: HashSet<String>,
     /// Batches opened but not yet durable, by time.
-    in_flight: BTreeMap<Time, usize>,
-    /// Set when `max_in_flight` batches are in flight, cleared when half are durable.
+    in_flight: BTreeMap<Time, InFlight>,
+    /// Set when a limit is reached, cleared when no more than half of each is in use.
     blocked: bool,
     /// Events of batches not yet opened, held back while the source is blocked.
     waiting: VecDeque<FeedEvent>,
 }
 
 impl Batches {
-    fn in_flight(&self) -> usize {
-        self.in_flight.values().sum()
+    fn in_flight(&self) -> InFlight {
+        self.in_flight.values().fold(InFlight::default(), |sum, f| InFlight {
+            batches: sum.batches + f.batches,
+            bytes: sum.bytes + f.bytes,
+        })
+    }
+
+    /// Whether the batches in flight reach either limit.
+    fn is_full(&self) -> bool {
+        let InFlight { batches, bytes } = self.in_flight();
+        batches >= self.max_batches || bytes >= self.max_bytes
     }
 
     /// Forgets the batches opened before `durable_before`: they are written.
     fn acknowledge(&mut self, durable_before: Time) {
         self.in_flight.retain(|t, _| *t >= durable_before);
-        self.blocked &= self.in_flight() > self.max_in_flight / 2;
+        let InFlight { batches, bytes } = self.in_flight();
+        self.blocked &= batches > self.max_batches / 2 || bytes > self.max_bytes / 2;
     }
 
     /// Takes the event if it belongs to a known batch or a new batch may open; returns it
@@ -136,8 +164,8 @@ impl Batches {
             return Some(event);
         }
         let time = *base.time();
-        *self.in_flight.entry(time).or_default() += 1;
-        self.blocked = self.in_flight() >= self.max_in_flight;
+        self.in_flight.entry(time).or_default().batches += 1;
+        self.blocked = self.is_full();
         match event {
             FeedEvent::EmptyBatch { batch_id } => {
                 output.session(base).give(SourceItem::Open {
@@ -170,12 +198,16 @@ impl Batches {
     /// batch when it has all its files.
     fn admit(&mut self, file: FileReady, output: &mut Output<'_>) {
         let Some(batch) = self.open.get_mut(&file.batch_id) else { return };
-        let batch_id = file.batch_id.clone();
-        if batch.files.insert(file.file_id.clone()) {
-            let time = *batch.cap.time();
-            output.session(&batch.cap).give(SourceItem::File { time, file });
+        if !batch.files.insert(file.file_id.clone()) {
+            return; // a repeat changes nothing
         }
-        if batch.files.len() as u32 >= batch.file_count {
+        let time = *batch.cap.time();
+        let (batch_id, size) = (file.batch_id.clone(), file.size.unwrap_or(0));
+        output.session(&batch.cap).give(SourceItem::File { time, file });
+        let complete = batch.files.len() as u32 >= batch.file_count;
+        self.in_flight.entry(time).or_default().bytes += size;
+        self.blocked |= self.is_full();
+        if complete {
             self.open.remove(&batch_id);
             self.done.insert(batch_id);
         }
@@ -226,7 +258,8 @@ pub fn file_source<'s>(
         let mut feed = feed;
         let mut base = feed.as_ref().map(|_| cap);
         let mut batches = Batches {
-            max_in_flight: config.max_batches_in_flight.max(1),
+            max_batches: config.max_batches_in_flight.max(1),
+            max_bytes: config.max_bytes_in_flight.max(1),
             open: BTreeMap::new(),
             done: HashSet::new(),
             in_flight: BTreeMap::new(),
@@ -248,7 +281,7 @@ pub fn file_source<'s>(
             let durable_before = durable.with_frontier(|f| f.first().copied().unwrap_or(Time::MAX));
             batches.acknowledge(durable_before);
             feed.durable_before(durable_before);
-            let in_flight_before = batches.in_flight();
+            let in_flight_before = batches.in_flight().batches;
 
             batches.release_waiting(base_cap, now, output);
             // Poll one event (or batch) at a time, so that no poll overshoots the limit. A
@@ -274,7 +307,7 @@ pub fn file_source<'s>(
                 base = None; // the source is done: the frontier may pass every time
                 return;
             }
-            if batches.in_flight() > in_flight_before {
+            if batches.in_flight().batches > in_flight_before {
                 // New batches get a later time, so the frontier can pass `time` as soon as
                 // the batches opened at it are done, without waiting for the clock to tick.
                 base_cap.downgrade(&(time + 1));

@@ -65,7 +65,7 @@ fn mixed_root(dir: &Path) -> std::path::PathBuf {
 }
 
 #[test]
-fn output_is_byte_identical_with_one_or_two_workers_and_two_processes() {
+fn output_is_byte_identical_with_one_or_two_workers_two_processes_and_one_batch_at_a_time() {
     let tmp = tempfile::tempdir().unwrap();
     let root = mixed_root(tmp.path());
 
@@ -73,6 +73,9 @@ fn output_is_byte_identical_with_one_or_two_workers_and_two_processes() {
     replay(&root, &one, &["-w", "1"]);
     let two = tmp.path().join("w2");
     replay(&root, &two, &["-w", "2"]);
+    // A byte bound below every batch: one batch in flight at a time.
+    let one_at_a_time = tmp.path().join("w2-one-batch");
+    replay(&root, &one_at_a_time, &["-w", "2", "--max-bytes-in-flight", "1B"]);
 
     // Two processes of two workers each, a timely cluster on loopback.
     let cluster = tmp.path().join("cluster");
@@ -98,6 +101,7 @@ fn output_is_byte_identical_with_one_or_two_workers_and_two_processes() {
     let reference = read_tree(&one);
     assert!(reference.len() > 15, "reports written: {}", reference.len());
     assert_eq!(read_tree(&two), reference, "-w 2 differs from -w 1");
+    assert_eq!(read_tree(&one_at_a_time), reference, "a batch at a time differs");
     assert_eq!(read_tree(&cluster), reference, "2 processes differ from 1");
 
     // The unreadable file is a rejected entry with the OS error, and the run went on.

@@ -1,8 +1,9 @@
-//! The source's backpressure: it never opens more than `max_batches_in_flight` batches
-//! ahead of what is written, and while blocked it still takes the files of open batches.
+//! The source's backpressure: it never opens more than `max_batches_in_flight` batches,
+//! nor more than `max_bytes_in_flight` bytes plus one batch, ahead of what is written, and
+//! while blocked it still takes the files of open batches.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
@@ -11,13 +12,27 @@ use argus_pipeline::{BatchStatus, ChannelFeed, DataflowConfig, Feed, FeedEvent, 
 
 use crate::common::{Capture, SESSION_NS, job, write_batch, write_batches};
 
-/// A feed that lists whole batches, like a replay directory, and notes how far ahead of
-/// the written batches the source ever asked it to be.
+/// The most the source ever had opened ahead of the written batches.
+#[derive(Default)]
+struct Ahead {
+    batches: AtomicUsize,
+    bytes: AtomicU64,
+}
+
+/// A feed that lists whole batches, like a replay directory, and notes in [`Ahead`] how
+/// far ahead of the written batches the source ever asked it to be.
 struct AheadFeed {
     batches: VecDeque<Vec<FileReady>>,
-    given: usize,
+    given: (usize, u64),
     written: Arc<Mutex<Vec<argus_pipeline::FinishedBatch>>>,
-    max_ahead: Arc<AtomicUsize>,
+    ahead: Arc<Ahead>,
+}
+
+impl AheadFeed {
+    fn new(batches: VecDeque<Vec<FileReady>>, capture: &Capture) -> (Self, Arc<Ahead>) {
+        let ahead = Arc::new(Ahead::default());
+        (Self { batches, given: (0, 0), written: capture.batches.clone(), ahead: ahead.clone() }, ahead)
+    }
 }
 
 impl Feed for AheadFeed {
@@ -25,13 +40,32 @@ impl Feed for AheadFeed {
         let before = out.len();
         while out.len() - before < max {
             let Some(files) = self.batches.pop_front() else { break };
+            self.given.0 += 1;
+            self.given.1 += batch_bytes(&files);
             out.extend(files.into_iter().map(FeedEvent::File));
-            self.given += 1;
         }
-        let ahead = self.given - self.written.lock().unwrap().len();
-        self.max_ahead.fetch_max(ahead, Ordering::SeqCst);
+        let written = self.written.lock().unwrap();
+        let written_bytes: u64 = written.iter().flat_map(|b| &b.report.files).map(|f| f.bytes).sum();
+        self.ahead.batches.fetch_max(self.given.0 - written.len(), Ordering::SeqCst);
+        self.ahead.bytes.fetch_max(self.given.1 - written_bytes, Ordering::SeqCst);
         if self.batches.is_empty() { FeedState::Finished } else { FeedState::Ready }
     }
+}
+
+fn batch_bytes(files: &[FileReady]) -> u64 {
+    files.iter().map(|f| f.size.expect("the test's files have sizes")).sum()
+}
+
+/// Replays `batches` through an [`AheadFeed`]; every batch must come out completed.
+fn replay_ahead(batches: &VecDeque<Vec<FileReady>>, source: SourceConfig, workers: usize) -> Arc<Ahead> {
+    let capture = Capture::default();
+    let (feed, ahead) = AheadFeed::new(batches.clone(), &capture);
+    let config = DataflowConfig { source, ..DataflowConfig::default() };
+    argus_pipeline::run(job(Box::new(feed), capture.clone(), config, workers)).unwrap();
+    let written = capture.batches.lock().unwrap();
+    assert_eq!(written.len(), batches.len(), "-w {workers}: every batch is written");
+    assert!(written.iter().all(|b| b.report.status == BatchStatus::Completed));
+    ahead
 }
 
 #[test]
@@ -39,25 +73,34 @@ fn a_replay_opens_no_more_batches_than_allowed_in_flight() {
     let dir = tempfile::tempdir().unwrap();
     let batches: VecDeque<Vec<FileReady>> = write_batches(dir.path(), "b", 40).into();
     for workers in [1, 2] {
-        let capture = Capture::default();
-        let max_ahead = Arc::new(AtomicUsize::new(0));
-        let feed = AheadFeed {
-            batches: batches.clone(),
-            given: 0,
-            written: capture.batches.clone(),
-            max_ahead: max_ahead.clone(),
-        };
-        let config = DataflowConfig {
-            source: SourceConfig { max_batches_in_flight: 3, ..SourceConfig::default() },
-            ..DataflowConfig::default()
-        };
-        argus_pipeline::run(job(Box::new(feed), capture.clone(), config, workers)).unwrap();
-
-        let written = capture.batches.lock().unwrap();
-        assert_eq!(written.len(), 40, "-w {workers}: every batch is written");
-        assert!(written.iter().all(|b| b.report.status == BatchStatus::Completed));
-        let ahead = max_ahead.load(Ordering::SeqCst);
+        let source = SourceConfig { max_batches_in_flight: 3, ..SourceConfig::default() };
+        let ahead = replay_ahead(&batches, source, workers).batches.load(Ordering::SeqCst);
         assert!(ahead <= 3, "-w {workers}: the source asked for {ahead} batches ahead of the written ones");
+    }
+}
+
+/// The byte bound holds the bytes in flight below it plus one batch (the one that crossed
+/// it), and a batch larger than the bound still goes through, on its own.
+#[test]
+fn a_replay_keeps_the_bytes_in_flight_near_their_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let batches: VecDeque<Vec<FileReady>> = write_batches(dir.path(), "b", 40).into();
+    let largest = batches.iter().map(|b| batch_bytes(b)).max().unwrap();
+    let three_batches = 3 * batches.iter().map(|b| batch_bytes(b)).sum::<u64>() / 40;
+    for max_bytes in [1, three_batches] {
+        for workers in [1, 2] {
+            let source = SourceConfig {
+                max_batches_in_flight: 1000,
+                max_bytes_in_flight: max_bytes,
+                ..SourceConfig::default()
+            };
+            let ahead = replay_ahead(&batches, source, workers).bytes.load(Ordering::SeqCst);
+            assert!(
+                ahead > 0 && ahead < max_bytes + largest,
+                "{max_bytes} B, -w {workers}: {ahead} bytes were opened ahead of the written batches \
+                 (the largest batch has {largest})"
+            );
+        }
     }
 }
 
