@@ -123,9 +123,9 @@ fn data_file(size: u64) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-/// The best time of `iters` runs, and what the last run found.
 /// The best time of `iters` passes, each started over a fully cached `input` (see
-/// `data::make_resident`; the passes share one mapping, whose pages the cache may drop).
+/// `data::make_resident`; the passes share one mapping, whose pages the cache may drop),
+/// and what the last pass found.
 fn best_of(
     iters: u64,
     input: &Path,

@@ -6,8 +6,8 @@
 //! ```
 //!
 //! Inputs come from the project's generator (`argus::generate::write_file`, default data)
-//! under `target/bench-data/` and are reused. All five figures of a scenario are measured
-//! in the same run, interleaved, over the page-cached files; each is the best of
+//! under `target/bench-data/` and are reused. All six passes of a scenario are measured
+//! in the same run, interleaved, each over fully page-cached files; each is the best of
 //! `ARGUS_BENCH_ITERS` iterations, and the goal ratios are also given as the median of
 //! the ratios within each iteration:
 //!

@@ -48,12 +48,22 @@ pub struct ReplayArgs {
     #[arg(long, default_value_t = default_max_batches_in_flight())]
     pub max_batches_in_flight: NonZeroUsize,
     /// Bytes of the files of the batches read but not yet written before reading pauses
-    /// (e.g. 8GiB, 500MB; default 8 GiB); reading resumes when half of them are written. A
-    /// batch larger than this is still read, on its own.
-    #[arg(long, value_parser = crate::generate::size::parse_size)]
-    pub max_bytes_in_flight: Option<u64>,
+    /// (e.g. 8GiB, 500MB); reading resumes when half of them are written. A batch larger
+    /// than this is still read.
+    #[arg(long, default_value = DEFAULT_MAX_BYTES_IN_FLIGHT, value_parser = parse_nonzero_size)]
+    pub max_bytes_in_flight: u64,
     #[command(flatten)]
     pub cluster: ClusterArgs,
+}
+
+/// `SourceConfig::default().max_bytes_in_flight`, spelled for `--help` (a test keeps them equal).
+const DEFAULT_MAX_BYTES_IN_FLIGHT: &str = "8GiB";
+
+fn parse_nonzero_size(text: &str) -> Result<u64, String> {
+    match crate::generate::size::parse_size(text)? {
+        0 => Err("must be more than 0 bytes".to_owned()),
+        bytes => Ok(bytes),
+    }
 }
 
 fn default_max_batches_in_flight() -> NonZeroUsize {
@@ -161,15 +171,14 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let out = args.out.clone();
     let store_handle = runtime.handle().clone();
     let metrics = Arc::new(Metrics::default());
-    let source_defaults = SourceConfig::default();
     let job = Job {
         dataflow: DataflowConfig {
             k: args.k,
             window: args.window,
             source: SourceConfig {
                 max_batches_in_flight: args.max_batches_in_flight.get(),
-                max_bytes_in_flight: args.max_bytes_in_flight.unwrap_or(source_defaults.max_bytes_in_flight),
-                ..source_defaults
+                max_bytes_in_flight: args.max_bytes_in_flight,
+                ..SourceConfig::default()
             },
             ..DataflowConfig::default()
         },
@@ -236,5 +245,19 @@ impl FeedSource {
                 Box::new(StoreFeed::open(at, runtime).with_context(|| format!("listing {base}"))?)
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_help_spells_the_default_byte_bound_and_zero_is_refused() {
+        let default = parse_nonzero_size(DEFAULT_MAX_BYTES_IN_FLIGHT);
+        assert_eq!(default, Ok(SourceConfig::default().max_bytes_in_flight));
+        assert!(parse_nonzero_size("0").is_err());
+        assert!(parse_nonzero_size("0GiB").is_err());
+        assert_eq!(parse_nonzero_size("1B"), Ok(1));
     }
 }

@@ -115,7 +115,9 @@ pub fn recache(path: &Path) {
 /// timed pass that met those holes read them from disk, so whichever pass came first in
 /// an iteration paid for it. Calling this before every timed pass makes each one start
 /// from a fully cached input; `mincore` on an untouched mapping finds the holes without
-/// mapping any page.
+/// mapping any page. (Linux answers `mincore` truthfully only to a process that owns the
+/// file or may write it, as the benchmarks do for the inputs they wrote; to others it
+/// reports every page cached, and this reads nothing back.)
 pub fn make_resident(path: &Path) -> u64 {
     use std::os::unix::fs::FileExt;
 

@@ -17,7 +17,7 @@ pub struct FileReady {
     /// How many distinct files the batch has.
     pub file_count: u32,
     /// The file's size in bytes, when the feed knows it (a directory or object-store
-    /// listing does, and the Kafka event carries it). The source bounds the bytes of the
+    /// listing does, and the spec's Kafka event carries `size`). The source bounds the bytes of the
     /// batches in flight with it; an unknown size counts as nothing.
     pub size: Option<u64>,
 }
