@@ -117,31 +117,36 @@ fn a_blocked_source_still_takes_the_files_of_an_open_batch() {
     let b = write_batch(&dir.path().join("b"), 0, SESSION_NS + 1_000_000_000);
     assert_eq!((a.len(), b.len()), (2, 1));
 
-    // One batch in flight, one event per activation: `a` opens and blocks the source, and
-    // its second file comes only after `b`'s, which must wait. Were the source to stop
-    // polling, `a` would time out incomplete.
-    let config = DataflowConfig {
-        source: SourceConfig {
-            max_batches_in_flight: 1,
-            events_per_activation: 1,
-            batch_timeout: Duration::from_secs(5),
-            ..SourceConfig::default()
-        },
-        ..DataflowConfig::default()
-    };
-    let (tx, rx) = mpsc::channel();
-    for file in [&a[0], &b[0], &a[1]] {
-        tx.send(FeedEvent::File(file.clone())).unwrap();
-    }
-    drop(tx);
-    let capture = Capture::default();
-    argus_pipeline::run(job(Box::new(ChannelFeed::new(rx)), capture.clone(), config, 2)).unwrap();
+    // One event per activation, and a bound that `a` alone reaches, first by its count of
+    // batches, then by the bytes of its first file: `a` opens and blocks the source, and
+    // its second file comes only after `b`'s. Were the blocked source to stop polling, `a`
+    // would time out incomplete. (That `b` waits is for the two tests above to show: the
+    // reports come in time order whether it waits or not.)
+    let bounds = [
+        ("one batch", SourceConfig { max_batches_in_flight: 1, ..SourceConfig::default() }),
+        (
+            "a's first file's bytes",
+            SourceConfig { max_bytes_in_flight: a[0].size.unwrap(), ..SourceConfig::default() },
+        ),
+    ];
+    for (bound, source) in bounds {
+        let source =
+            SourceConfig { events_per_activation: 1, batch_timeout: Duration::from_secs(5), ..source };
+        let config = DataflowConfig { source, ..DataflowConfig::default() };
+        let (tx, rx) = mpsc::channel();
+        for file in [&a[0], &b[0], &a[1]] {
+            tx.send(FeedEvent::File(file.clone())).unwrap();
+        }
+        drop(tx);
+        let capture = Capture::default();
+        argus_pipeline::run(job(Box::new(ChannelFeed::new(rx)), capture.clone(), config, 2)).unwrap();
 
-    let written = capture.batches.lock().unwrap();
-    let ids: Vec<&str> = written.iter().map(|b| b.report.batch_id.as_str()).collect();
-    assert_eq!(ids, ["a", "b"], "`b` waits until `a` is written");
-    for batch in written.iter() {
-        assert_eq!(batch.report.status, BatchStatus::Completed, "{}", batch.report.batch_id);
+        let written = capture.batches.lock().unwrap();
+        let ids: Vec<&str> = written.iter().map(|b| b.report.batch_id.as_str()).collect();
+        assert_eq!(ids, ["a", "b"], "{bound}: reports in time order");
+        for batch in written.iter() {
+            assert_eq!(batch.report.status, BatchStatus::Completed, "{bound}: {}", batch.report.batch_id);
+        }
+        assert_eq!(written[0].report.files.len(), 2, "{bound}");
     }
-    assert_eq!(written[0].report.files.len(), 2);
 }
