@@ -29,11 +29,13 @@ mod common;
 mod data;
 
 use std::hint::black_box;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use argus_ingest::DirFeed;
 use argus_parser::{FileHeader, RangeScan, RecFile, Scanner, scan_file, split};
+use argus_pipeline::split::SplitConfig;
 use argus_pipeline::{DataflowConfig, Metrics};
 use common::{Capture, env_or, mb_per_s, median, print_table, size_text};
 use data::Root;
@@ -58,13 +60,35 @@ fn limit(root: &Root) -> Duration {
     start.elapsed()
 }
 
+/// Maps every file of the root.
+fn map_all(root: &Root) -> Vec<RecFile> {
+    root.files.iter().map(|p| RecFile::open(p).expect("mapping a bench file")).collect()
+}
+
+/// The range size the split operator picks for a file of `len` bytes and two workers.
+fn two_worker_target(len: usize) -> u64 {
+    SplitConfig::default().target(len as u64, 2)
+}
+
+/// Two threads that take `tasks` in turn through a shared counter, each folding what it
+/// took with `work`; returns the sum of their results.
+fn on_two_threads<T: Sync>(tasks: &[T], work: impl Fn(&mut dyn Iterator<Item = &T>) -> u64 + Sync) -> u64 {
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| work(&mut std::iter::from_fn(|| tasks.get(next.fetch_add(1, Ordering::Relaxed)))))
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).sum()
+    })
+}
+
 /// The limit on two threads: every file mapped, cut in halves, and the halves summed by
 /// two threads that share them through a counter: what a second core adds to reading.
 fn limit_2_threads(root: &Root) -> Duration {
-    use std::sync::atomic::{AtomicUsize, Ordering};
     let start = Instant::now();
-    let files: Vec<RecFile> =
-        root.files.iter().map(|p| RecFile::open(p).expect("mapping a bench file")).collect();
+    let files = map_all(root);
     let halves: Vec<&[u8]> = files
         .iter()
         .flat_map(|f| {
@@ -73,18 +97,7 @@ fn limit_2_threads(root: &Root) -> Duration {
             [a, b]
         })
         .collect();
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| {
-                let mut sum = 0u64;
-                while let Some(half) = halves.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    sum = sum_words(sum, half);
-                }
-                black_box(sum);
-            });
-        }
-    });
+    black_box(on_two_threads(&halves, |taken| taken.fold(0, |sum, half| sum_words(sum, half))));
     // Unmapped inside the timing, as the one-core passes unmap each file.
     drop(halves);
     drop(files);
@@ -112,8 +125,7 @@ fn split_walk(root: &Root) -> Duration {
         let file = RecFile::open(path).expect("mapping a bench file");
         let bytes = file.bytes();
         let header = FileHeader::parse(bytes).expect("a generated file has a good header");
-        let target = (bytes.len() as u64 / 8).clamp(4 << 20, 32 << 20);
-        ranges += split(bytes, header.header_len, target).1.len();
+        ranges += split(bytes, header.header_len, two_worker_target(bytes.len())).1.len();
     }
     black_box(ranges);
     start.elapsed()
@@ -123,11 +135,8 @@ fn split_walk(root: &Root) -> Duration {
 /// files into ranges (sized as the split operator sizes them for two workers), then share
 /// all ranges through an atomic counter, each scanning with its own `Scanner`.
 fn parser_2_threads(root: &Root) -> (Duration, u64) {
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicUsize, Ordering};
     let start = Instant::now();
-    let files: Vec<RecFile> =
-        root.files.iter().map(|p| RecFile::open(p).expect("mapping a bench file")).collect();
+    let files = map_all(root);
     let tasks = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for t in 0..2 {
@@ -136,29 +145,19 @@ fn parser_2_threads(root: &Root) -> (Duration, u64) {
                 for (i, file) in files.iter().enumerate().skip(t).step_by(2) {
                     let bytes = file.bytes();
                     let header = FileHeader::parse(bytes).expect("a generated file has a good header");
-                    let target = (bytes.len() as u64 / 8).clamp(4 << 20, 32 << 20);
-                    let ranges = split(bytes, header.header_len, target).1;
+                    let ranges = split(bytes, header.header_len, two_worker_target(bytes.len())).1;
                     tasks.lock().unwrap().extend(ranges.into_iter().map(|r| (i, r)));
                 }
             });
         }
     });
     let tasks = tasks.into_inner().unwrap();
-    let next = AtomicUsize::new(0);
-    let records: u64 = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..2)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut scanner = Scanner::new();
-                    let mut scan = RangeScan::default();
-                    while let Some((i, range)) = tasks.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        scanner.scan_range(files[*i].bytes(), *range, &mut scan);
-                    }
-                    scan.records
-                })
-            })
-            .collect();
-        workers.into_iter().map(|w| w.join().unwrap()).sum()
+    let records = on_two_threads(&tasks, |taken| {
+        let (mut scanner, mut scan) = (Scanner::new(), RangeScan::default());
+        for (i, range) in taken {
+            scanner.scan_range(files[*i].bytes(), *range, &mut scan);
+        }
+        scan.records
     });
     // Unmapped inside the timing, as the one-core passes unmap each file.
     drop(files);

@@ -138,20 +138,18 @@ pub fn make_resident(path: &Path) -> u64 {
     drop(map);
     let mut buffer = vec![0u8; 8 << 20];
     let mut missing = 0;
-    let mut page_index = 0;
-    while page_index < resident.len() {
-        if resident[page_index] & 1 == 1 {
-            page_index += 1;
-            continue;
+    let mut start = 0;
+    // Runs of pages alike in bit 0 (cached or not); the missing runs are read back.
+    for run in resident.chunk_by(|a, b| (a ^ b) & 1 == 0) {
+        let end = (start + run.len() * page).min(len);
+        if run[0] & 1 == 0 {
+            for at in (start..end).step_by(buffer.len()) {
+                let n = buffer.len().min(end - at);
+                file.read_exact_at(&mut buffer[..n], at as u64).expect("reading a bench input");
+            }
+            missing += (end - start) as u64;
         }
-        let run = resident[page_index..].iter().take_while(|r| *r & 1 == 0).count();
-        let (start, end) = (page_index * page, ((page_index + run) * page).min(len));
-        for at in (start..end).step_by(buffer.len()) {
-            let n = buffer.len().min(end - at);
-            file.read_exact_at(&mut buffer[..n], at as u64).expect("reading a bench input");
-        }
-        missing += (end - start) as u64;
-        page_index += run;
+        start = end;
     }
     missing
 }

@@ -7,10 +7,10 @@
 //! event (one batch, for feeds that list whole batches) at a time and stops as soon as
 //! either limit is reached; it opens more only once no more than half of each is in use,
 //! so that batches share times (every time costs a fleet update, which one batch per time
-//! would pay for every batch). While it is blocked it still
-//! polls when open batches wait for files, because their files may be queued behind
-//! events of new batches: those new events wait in the source (up to
-//! `max_waiting_events`) until there is room, in the order they came.
+//! would pay for every batch). While it is blocked it still polls when open batches wait
+//! for files, because their files may be queued behind events of new batches: those new
+//! events wait in the source (up to `max_waiting_events`) until there is room, in the
+//! order they came.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::Duration;
@@ -30,18 +30,18 @@ pub struct SourceConfig {
     pub events_per_activation: usize,
     /// Batches opened but not yet durable before the source stops opening more
     /// (backpressure: bounds the files mapped and spooled at once); it resumes when no
-    /// more than half of them, and of `max_bytes_in_flight`, are in flight. Default 16: on 200 batches of 10 MiB, 8 cost a fifth of
-    /// replay throughput in fleet updates, 16 keep `-w 1` at 0.82 of the parser
-    /// (benches/README.md, finding B).
+    /// more than half of them, and of `max_bytes_in_flight`, are in flight. Default 16:
+    /// on 200 batches of 10 MiB, 8 cost a fifth of replay throughput in fleet updates, 16
+    /// keep `-w 1` at 0.82 of the parser (benches/README.md, finding B).
     pub max_batches_in_flight: usize,
     /// Bytes of the files of the batches in flight (as far as the feed knows their sizes)
     /// at which the source stops opening more; it resumes when no more than half are
     /// left. A batch opens whenever the source is not blocked, so one larger than this
     /// still goes through, and the bytes in flight stay below this plus one batch (plus,
     /// for feeds that send a batch's files one by one, the files still to come of the
-    /// batches already open). Default 8 GiB: with GB-sized files the batch count alone would let tens of
-    /// GB be mapped, and spooled to disk from an object store, at once; small batches
-    /// never reach it.
+    /// batches already open). Default 8 GiB: with GB-sized files the batch count alone
+    /// would let tens of GB be mapped, and spooled to disk from an object store, at once;
+    /// small batches never reach it.
     pub max_bytes_in_flight: u64,
     /// Events of not yet opened batches that the source holds while it is blocked and
     /// still looks for the files of open batches. Default 10,000.

@@ -53,7 +53,8 @@ impl Default for SplitConfig {
 }
 
 impl SplitConfig {
-    fn target(&self, file_len: u64, peers: u64) -> u64 {
+    /// The range size for a file of `file_len` bytes shared by `peers` workers.
+    pub fn target(&self, file_len: u64, peers: u64) -> u64 {
         (file_len / (peers * self.ranges_per_worker).max(1)).clamp(self.min_range, self.max_range)
     }
 }
