@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use argus_ingest::DirFeed;
-use argus_parser::{FileHeader, RangeScan, RecFile, Scanner, scan_file, split};
+use argus_parser::{ChunkRange, FileHeader, Layout, RangeScan, RecFile, Scanner, scan_file, split};
 use argus_pipeline::split::SplitConfig;
 use argus_pipeline::{DataflowConfig, Metrics};
 use common::{Capture, env_or, mb_per_s, median, print_table, size_text};
@@ -65,9 +65,18 @@ fn map_all(root: &Root) -> Vec<RecFile> {
     root.files.iter().map(|p| RecFile::open(p).expect("mapping a bench file")).collect()
 }
 
-/// The range size the split operator picks for a file of `len` bytes and two workers.
-fn two_worker_target(len: usize) -> u64 {
-    SplitConfig::default().target(len as u64, 2)
+/// The ranges the split operator cuts a file into for two workers, and whether they are
+/// one whole-file range that nobody walked (a small file: its parse walks it).
+fn two_worker_ranges(bytes: &[u8]) -> (Vec<ChunkRange>, bool) {
+    let config = SplitConfig::default();
+    let header = FileHeader::parse(bytes).expect("a generated file has a good header");
+    if bytes.len() as u64 <= config.whole_file_max_bytes {
+        return (
+            vec![ChunkRange { start: header.header_len as u64, end: bytes.len() as u64, chunks: 0 }],
+            true,
+        );
+    }
+    (split(bytes, header.header_len, config.target(bytes.len() as u64, 2)).1, false)
 }
 
 /// Two threads that take `tasks` in turn through a shared counter, each folding what it
@@ -117,23 +126,23 @@ fn parser(root: &Root) -> (Duration, u64) {
 }
 
 /// Maps every file and walks its chunk headers into ranges as the split operator does for
-/// two workers (default `SplitConfig`): the serial part of replaying one file.
+/// two workers (default `SplitConfig`, which walks only files above
+/// `whole_file_max_bytes`): the serial part of replaying one file.
 fn split_walk(root: &Root) -> Duration {
     let start = Instant::now();
     let mut ranges = 0;
     for path in &root.files {
         let file = RecFile::open(path).expect("mapping a bench file");
-        let bytes = file.bytes();
-        let header = FileHeader::parse(bytes).expect("a generated file has a good header");
-        ranges += split(bytes, header.header_len, two_worker_target(bytes.len())).1.len();
+        ranges += two_worker_ranges(file.bytes()).0.len();
     }
     black_box(ranges);
     start.elapsed()
 }
 
 /// The parser on two threads, without the dataflow: both threads map and walk alternate
-/// files into ranges (sized as the split operator sizes them for two workers), then share
-/// all ranges through an atomic counter, each scanning with its own `Scanner`.
+/// files into ranges (as the split operator cuts them for two workers: small files are
+/// one range, not walked), then share all ranges through an atomic counter, each scanning
+/// with its own `Scanner`.
 fn parser_2_threads(root: &Root) -> (Duration, u64) {
     let start = Instant::now();
     let files = map_all(root);
@@ -143,10 +152,8 @@ fn parser_2_threads(root: &Root) -> (Duration, u64) {
             let (files, tasks) = (&files, &tasks);
             s.spawn(move || {
                 for (i, file) in files.iter().enumerate().skip(t).step_by(2) {
-                    let bytes = file.bytes();
-                    let header = FileHeader::parse(bytes).expect("a generated file has a good header");
-                    let ranges = split(bytes, header.header_len, two_worker_target(bytes.len())).1;
-                    tasks.lock().unwrap().extend(ranges.into_iter().map(|r| (i, r)));
+                    let (ranges, whole) = two_worker_ranges(file.bytes());
+                    tasks.lock().unwrap().extend(ranges.into_iter().map(|r| (i, r, whole)));
                 }
             });
         }
@@ -154,8 +161,12 @@ fn parser_2_threads(root: &Root) -> (Duration, u64) {
     let tasks = tasks.into_inner().unwrap();
     let records = on_two_threads(&tasks, |taken| {
         let (mut scanner, mut scan) = (Scanner::new(), RangeScan::default());
-        for (i, range) in taken {
-            scanner.scan_range(files[*i].bytes(), *range, &mut scan);
+        for &(i, range, whole) in taken {
+            if whole {
+                scanner.scan_from(files[i].bytes(), range.start as usize, &mut Layout::default(), &mut scan);
+            } else {
+                scanner.scan_range(files[i].bytes(), range, &mut scan);
+            }
         }
         scan.records
     });

@@ -67,6 +67,18 @@ impl Scanner {
         }
     }
 
+    /// Parses every chunk from `start` (the header's `header_len`) to the end of the file,
+    /// as the sequential walk finds them, adding the walk's steps to `layout`: one pass over
+    /// the chunk headers where a [`crate::split`] and its ranges take two.
+    pub fn scan_from(&mut self, file: &[u8], start: usize, layout: &mut Layout, out: &mut RangeScan) {
+        for step in ChunkWalk::new(file, start) {
+            layout.add(&step);
+            if let Step::Chunk { offset, header } = step {
+                self.scan_chunk(file, offset, &header, out);
+            }
+        }
+    }
+
     /// Checks 2 to 5 and the counting of one chunk; its records count only when it is good.
     fn scan_chunk(
         &mut self,
@@ -120,12 +132,6 @@ pub fn scan_file(file: &[u8]) -> FileScan {
     scan.vin = Some(header.vin_text());
     scan.firmware = Some(header.firmware_text());
     scan.session_start_ns = Some(header.session_start_ns);
-    let mut scanner = Scanner::new();
-    for step in ChunkWalk::new(file, header.header_len) {
-        scan.layout.add(&step);
-        if let Step::Chunk { offset, header } = step {
-            scanner.scan_chunk(file, offset, &header, &mut scan.content);
-        }
-    }
+    Scanner::new().scan_from(file, header.header_len, &mut scan.layout, &mut scan.content);
     scan
 }

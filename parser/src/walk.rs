@@ -86,7 +86,7 @@ impl Iterator for ChunkWalk<'_> {
 }
 
 /// What the walk of a whole file found.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Layout {
     /// Chunks found (good or corrupt; which is decided when they are parsed).
     pub chunks: u64,
@@ -105,6 +105,14 @@ impl Layout {
                 self.truncated = true;
             }
         }
+    }
+
+    /// Adds what another walk of the same file found (the file's layout, when the walks
+    /// cover disjoint parts of it).
+    pub fn merge(&mut self, other: &Layout) {
+        self.chunks += other.chunks;
+        self.bytes_skipped += other.bytes_skipped;
+        self.truncated |= other.truncated;
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use argus_parser::RangeScan;
+use argus_parser::{Layout, RangeScan};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::StreamVec;
 use timely::dataflow::channels::pact::Exchange;
@@ -20,17 +20,24 @@ struct BatchParts {
     file_count: u32,
     heads: HashMap<String, FileHead>,
     content: HashMap<String, RangeScan>,
+    /// Layouts found by the parse of whole-file ranges (the heads of those files have none).
+    layouts: HashMap<String, Layout>,
 }
 
 impl BatchParts {
     fn finish(self, batch_id: &str, k: usize) -> FinishedBatch {
         let mut content = self.content;
+        let mut layouts = self.layouts;
         let files: Vec<FileOutcome> = self
             .heads
             .into_values()
             .map(|head| FileOutcome {
                 content: content.remove(&head.file_id).unwrap_or_default(),
-                layout: head.layout(),
+                layout: {
+                    let mut layout = head.layout();
+                    layout.merge(&layouts.remove(&head.file_id).unwrap_or_default());
+                    layout
+                },
                 file_id: head.file_id,
                 location: head.location,
                 bytes: head.bytes,
@@ -39,7 +46,7 @@ impl BatchParts {
                 firmware: head.firmware,
             })
             .collect();
-        debug_assert!(content.is_empty(), "ranges of a file without a head");
+        debug_assert!(content.is_empty() && layouts.is_empty(), "ranges of a file without a head");
         let arrived = files.len() as u32;
         let mut finished = assemble_batch(batch_id, k, files);
         if arrived < self.file_count {
@@ -100,6 +107,9 @@ fn add_part(batches: &mut BTreeMap<String, BatchParts>, part: GatherPart) {
         }
         GatherPart::Range { batch_id, file_id, part, .. } => {
             let batch = batches.entry(batch_id).or_default();
+            if let Some(layout) = &part.layout {
+                batch.layouts.entry(file_id.clone()).or_default().merge(layout);
+            }
             part.add_to(batch.content.entry(file_id).or_default());
         }
     }

@@ -48,9 +48,14 @@ pub struct RangeTask {
     pub file_id: String,
     pub location: String,
     pub range: ChunkRange,
+    /// The split did not walk this file (it is small): the range runs from the first chunk
+    /// to the file's end, its `chunks` is unknown (0), and the parse reports the file's
+    /// layout as it finds it.
+    pub whole_file: bool,
 }
 
-/// What the split learned of a file: its header and layout (or why it was rejected).
+/// What the split learned of a file: its header and layout (or why it was rejected). The
+/// layout of a file parsed as one whole-file range is left empty here: its parse finds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileHead {
     pub time: Time,
@@ -82,6 +87,9 @@ pub struct ScanPart {
     pub ts_range: Option<(u64, u64)>,
     /// (packed [`CodeAtEcu`], count), sorted by key.
     pub codes: Vec<(u64, CodeCount)>,
+    /// The layout the parse found in a whole-file range ([`RangeTask::whole_file`]); for
+    /// the ranges of a walked file, the file's head has it.
+    pub layout: Option<Layout>,
 }
 
 impl From<&RangeScan> for ScanPart {
@@ -93,6 +101,7 @@ impl From<&RangeScan> for ScanPart {
             error_events: scan.error_events,
             ts_range: scan.ts_range,
             codes: scan.codes.to_sorted_vec().into_iter().map(|(k, c)| (k.bits(), c)).collect(),
+            layout: None,
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use argus_parser::{RangeScan, RecFile, Scanner};
+use argus_parser::{Layout, RangeScan, RecFile, Scanner};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::StreamVec;
 use timely::dataflow::channels::pact::Exchange;
@@ -47,21 +47,14 @@ pub fn parse_ranges<'s>(
                     let Some((cap, task, file)) = queue.pop_front() else { break };
                     let len = task.range.end - task.range.start;
                     let mut scan = RangeScan::default();
-                    if let Some(file) = &file {
-                        scanner.scan_range(file.bytes(), task.range, &mut scan);
-                        // Done with these bytes: this worker unmaps them now, in parallel
-                        // with the others, rather than one thread unmapping the whole file
-                        // when its batch is finished.
-                        file.release_pages(task.range.start as usize..task.range.end as usize);
-                    } else {
-                        // The split mapped this file moments ago; losing it now (deleted under us)
-                        // makes its chunks corrupt rather than silently missing.
-                        scan.chunks_corrupt = task.range.chunks;
-                    }
+                    let layout = match &file {
+                        Some(file) => scan_task(&mut scanner, file, &task, &mut scan),
+                        None => lost_task(&task, &mut scan),
+                    };
                     Metrics::add(&metrics.ranges_parsed, 1);
                     Metrics::add(&metrics.bytes_parsed, len);
                     Metrics::add(&metrics.records_parsed, scan.records);
-                    let part = ScanPart::from(&scan);
+                    let part = ScanPart { layout, ..ScanPart::from(&scan) };
                     let gather = GatherPart::Range {
                         time: task.time,
                         batch_id: task.batch_id,
@@ -78,4 +71,41 @@ pub fn parse_ranges<'s>(
             }
         },
     )
+}
+
+/// Parses a task's range; for a whole-file range, also returns the layout its walk found.
+fn scan_task(
+    scanner: &mut Scanner,
+    file: &RecFile,
+    task: &RangeTask,
+    scan: &mut RangeScan,
+) -> Option<Layout> {
+    let (start, end) = (task.range.start as usize, task.range.end as usize);
+    let layout = if task.whole_file {
+        debug_assert_eq!(end, file.bytes().len(), "a whole-file range runs to the end");
+        let mut layout = Layout::default();
+        scanner.scan_from(file.bytes(), start, &mut layout, scan);
+        Some(layout)
+    } else {
+        scanner.scan_range(file.bytes(), task.range, scan);
+        None
+    };
+    // Done with these bytes: this worker unmaps them now, in parallel with the others,
+    // rather than one thread unmapping the whole file when its batch is finished.
+    file.release_pages(start..end);
+    layout
+}
+
+/// Accounts for a range whose file could no longer be mapped (deleted under us, and
+/// mapped by another process than the split's), so that its bytes show up as lost rather
+/// than silently missing: a walked range's chunks count as corrupt; a whole-file range,
+/// whose chunks nobody counted, counts as skipped bytes. (A whole-file range is parsed on
+/// the split's worker, whose process keeps the mapping until the batch is done, so the
+/// second case should not happen.)
+fn lost_task(task: &RangeTask, scan: &mut RangeScan) -> Option<Layout> {
+    if !task.whole_file {
+        scan.chunks_corrupt = task.range.chunks;
+        return None;
+    }
+    Some(Layout { chunks: 0, bytes_skipped: task.range.end - task.range.start, truncated: false })
 }

@@ -3,3 +3,4 @@
 mod common;
 mod fleet;
 mod source;
+mod whole_file;
