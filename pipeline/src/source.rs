@@ -120,6 +120,18 @@ struct Batches {
 }
 
 impl Batches {
+    fn new(max_batches: usize, max_bytes: u64) -> Self {
+        Self {
+            max_batches: max_batches.max(1),
+            max_bytes: max_bytes.max(1),
+            open: BTreeMap::new(),
+            done: HashSet::new(),
+            in_flight: BTreeMap::new(),
+            blocked: false,
+            waiting: VecDeque::new(),
+        }
+    }
+
     fn in_flight(&self) -> InFlight {
         self.in_flight.values().fold(InFlight::default(), |sum, f| InFlight {
             batches: sum.batches + f.batches,
@@ -259,15 +271,7 @@ pub fn file_source<'s>(
         let activator = scope.activator_for(info.address.clone());
         let mut feed = feed;
         let mut base = feed.as_ref().map(|_| cap);
-        let mut batches = Batches {
-            max_batches: config.max_batches_in_flight.max(1),
-            max_bytes: config.max_bytes_in_flight.max(1),
-            open: BTreeMap::new(),
-            done: HashSet::new(),
-            in_flight: BTreeMap::new(),
-            blocked: false,
-            waiting: VecDeque::new(),
-        };
+        let mut batches = Batches::new(config.max_batches_in_flight, config.max_bytes_in_flight);
         let mut finished = false;
         let mut polled = Vec::new();
 
@@ -323,4 +327,54 @@ pub fn file_source<'s>(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Batches opened at times 1, 2, …, with these sizes, as `offer` and `admit` count them.
+    fn opened(batches: &mut Batches, sizes: &[u64]) {
+        for (time, &bytes) in (1..).zip(sizes) {
+            batches.in_flight.insert(time, InFlight { batches: 1, bytes });
+            batches.blocked |= batches.is_full();
+        }
+    }
+
+    #[test]
+    fn a_source_blocked_by_its_count_resumes_at_half_of_it() {
+        let mut batches = Batches::new(4, 1 << 30);
+        opened(&mut batches, &[1, 1, 1, 1]);
+        assert!(batches.blocked, "4 of 4 batches");
+        batches.acknowledge(2);
+        assert!(batches.blocked, "3 of 4 batches: more than half still in flight");
+        batches.acknowledge(3);
+        assert!(!batches.blocked, "2 of 4 batches");
+    }
+
+    #[test]
+    fn a_source_blocked_by_its_bytes_resumes_at_half_of_them() {
+        let mut batches = Batches::new(100, 1000);
+        opened(&mut batches, &[300, 500, 150, 100]);
+        assert!(batches.blocked, "1050 of 1000 bytes");
+        batches.acknowledge(2);
+        assert!(batches.blocked, "750 bytes, 3 of 100 batches: the bytes hold it");
+        batches.acknowledge(3);
+        assert!(!batches.blocked, "250 bytes");
+    }
+
+    #[test]
+    fn a_source_resumes_only_when_both_limits_are_half_free() {
+        let mut batches = Batches::new(4, 1000);
+        opened(&mut batches, &[10, 10, 10, 900]);
+        assert!(batches.blocked);
+        batches.acknowledge(3);
+        assert!(batches.blocked, "2 of 4 batches, but 910 of 1000 bytes");
+        batches.acknowledge(5);
+        assert!(!batches.blocked, "nothing in flight");
+        // An acknowledgement never blocks a source that was not blocked.
+        opened(&mut batches, &[1]);
+        batches.acknowledge(0);
+        assert!(!batches.blocked);
+    }
 }

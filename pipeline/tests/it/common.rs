@@ -115,6 +115,17 @@ pub fn job(
     }
 }
 
+/// Runs a job to its end, failing the test rather than hanging it when the dataflow does
+/// not finish (a source that never unblocks, say) within two minutes.
+pub fn run_to_end(job: Job) {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(argus_pipeline::run(job)));
+    match finished.recv_timeout(Duration::from_secs(120)) {
+        Ok(result) => result.expect("the dataflow runs"),
+        Err(_) => panic!("the dataflow did not finish within 120 s"),
+    }
+}
+
 pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !done() {

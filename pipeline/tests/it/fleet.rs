@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use argus_pipeline::{ChannelFeed, DataflowConfig, FeedEvent, FleetReport, VecFeed};
 
-use crate::common::{Capture, SESSION_NS, job, wait_until, write_batch, write_batches};
+use crate::common::{Capture, SESSION_NS, job, run_to_end, wait_until, write_batch, write_batches};
 
 #[test]
 fn one_more_batch_updates_the_fleet_like_a_full_run() {
@@ -35,8 +35,7 @@ fn one_more_batch_updates_the_fleet_like_a_full_run() {
     // All 101 at once, in a fresh dataflow with one worker.
     let all = Capture::default();
     let events = batches.iter().flatten().cloned().map(FeedEvent::File);
-    argus_pipeline::run(job(Box::new(VecFeed::new(events)), all.clone(), DataflowConfig::default(), 1))
-        .unwrap();
+    run_to_end(job(Box::new(VecFeed::new(events)), all.clone(), DataflowConfig::default(), 1));
     let at_once = all.fleet.lock().unwrap().clone().unwrap();
 
     assert_eq!(incremental, at_once);

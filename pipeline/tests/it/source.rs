@@ -10,7 +10,7 @@ use std::time::Duration;
 use argus_pipeline::source::SourceConfig;
 use argus_pipeline::{BatchStatus, ChannelFeed, DataflowConfig, Feed, FeedEvent, FeedState, FileReady};
 
-use crate::common::{Capture, SESSION_NS, job, write_batch, write_batches};
+use crate::common::{Capture, SESSION_NS, job, run_to_end, write_batch, write_batches};
 
 /// The most the source ever had opened ahead of the written batches.
 #[derive(Default)]
@@ -61,7 +61,7 @@ fn replay_ahead(batches: &VecDeque<Vec<FileReady>>, source: SourceConfig, worker
     let capture = Capture::default();
     let (feed, ahead) = AheadFeed::new(batches.clone(), &capture);
     let config = DataflowConfig { source, ..DataflowConfig::default() };
-    argus_pipeline::run(job(Box::new(feed), capture.clone(), config, workers)).unwrap();
+    run_to_end(job(Box::new(feed), capture.clone(), config, workers));
     let written = capture.batches.lock().unwrap();
     assert_eq!(written.len(), batches.len(), "-w {workers}: every batch is written");
     assert!(written.iter().all(|b| b.report.status == BatchStatus::Completed));
@@ -139,7 +139,7 @@ fn a_blocked_source_still_takes_the_files_of_an_open_batch() {
         }
         drop(tx);
         let capture = Capture::default();
-        argus_pipeline::run(job(Box::new(ChannelFeed::new(rx)), capture.clone(), config, 2)).unwrap();
+        run_to_end(job(Box::new(ChannelFeed::new(rx)), capture.clone(), config, 2));
 
         let written = capture.batches.lock().unwrap();
         let ids: Vec<&str> = written.iter().map(|b| b.report.batch_id.as_str()).collect();

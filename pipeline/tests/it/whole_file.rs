@@ -8,7 +8,7 @@ use argus_parser::{Compression, FileStatus, testing};
 use argus_pipeline::split::SplitConfig;
 use argus_pipeline::{DataflowConfig, FeedEvent, FileReady, FinishedBatch, Metrics, VecFeed};
 
-use crate::common::{Capture, job};
+use crate::common::{Capture, job, run_to_end};
 
 fn vector_data() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec/vectors/data")
@@ -43,7 +43,7 @@ fn replay(files: &[FileReady], split: SplitConfig, workers: usize) -> (Vec<Finis
     let mut job = job(Box::new(feed), capture.clone(), config, workers);
     let metrics = Arc::new(Metrics::default());
     job.metrics = metrics.clone();
-    argus_pipeline::run(job).unwrap();
+    run_to_end(job);
     let mut batches = capture.batches.lock().unwrap().clone();
     batches.sort_by(|a, b| a.report.batch_id.cmp(&b.report.batch_id));
     (batches, Metrics::get(&metrics.ranges_parsed))
