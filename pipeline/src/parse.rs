@@ -81,8 +81,13 @@ fn scan_task(
     scan: &mut RangeScan,
 ) -> Option<Layout> {
     let (start, end) = (task.range.start as usize, task.range.end as usize);
+    if task.whole_file && file.bytes().len() != end {
+        // Mapped again since the split read its header, and changed meanwhile: the layout
+        // would not describe the file the head does.
+        tracing::warn!(batch_id = %task.batch_id, file_id = %task.file_id, "file changed while parsed");
+        return lost_task(task, scan);
+    }
     let layout = if task.whole_file {
-        debug_assert_eq!(end, file.bytes().len(), "a whole-file range runs to the end");
         let mut layout = Layout::default();
         scanner.scan_from(file.bytes(), start, &mut layout, scan);
         Some(layout)
@@ -96,12 +101,13 @@ fn scan_task(
     layout
 }
 
-/// Accounts for a range whose file could no longer be mapped (deleted under us, and
-/// mapped by another process than the split's), so that its bytes show up as lost rather
-/// than silently missing: a walked range's chunks count as corrupt; a whole-file range,
-/// whose chunks nobody counted, counts as skipped bytes. (A whole-file range is parsed on
-/// the split's worker, whose process keeps the mapping until the batch is done, so the
-/// second case should not happen.)
+/// Accounts for a range whose file could no longer be mapped, or changed since the split
+/// read it (deleted or rewritten under us, after the map cache let go of the split's
+/// mapping), so that its bytes show up as lost rather than silently missing: a walked
+/// range's chunks count as corrupt; a whole-file range, whose chunks nobody counted, counts
+/// as skipped bytes. (The cache keeps a mapping until the frontier passes the latest batch
+/// that opened it, and a whole-file range is parsed on the split's own worker, so a
+/// whole-file range meets this only if the file was opened again after that.)
 fn lost_task(task: &RangeTask, scan: &mut RangeScan) -> Option<Layout> {
     if !task.whole_file {
         scan.chunks_corrupt = task.range.chunks;

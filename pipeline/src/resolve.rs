@@ -38,7 +38,7 @@ pub struct MapCache {
     files: Arc<Mutex<Mapped>>,
 }
 
-/// Mapped files by location, with the time of the batch that mapped them.
+/// Mapped files by location, with the latest time of a batch that opened them.
 type Mapped = HashMap<String, (Time, Arc<RecFile>)>;
 
 impl std::fmt::Debug for MapCache {
@@ -54,7 +54,9 @@ impl MapCache {
 
     /// The mapped file at `location`, needed by a batch at `time`.
     pub fn open(&self, location: &str, time: Time) -> io::Result<Arc<RecFile>> {
-        if let Some((_, file)) = self.lock().get(location) {
+        if let Some((needed_until, file)) = self.lock().get_mut(location) {
+            // A later batch needs the same file: keep it until that batch is done too.
+            *needed_until = (*needed_until).max(time);
             return Ok(file.clone());
         }
         // Resolve and map outside the lock: a spool download may take a while. Two workers

@@ -118,11 +118,17 @@ pub fn job(
 /// Runs a job to its end, failing the test rather than hanging it when the dataflow does
 /// not finish (a source that never unblocks, say) within two minutes.
 pub fn run_to_end(job: Job) {
+    use std::sync::mpsc::RecvTimeoutError;
     let (done, finished) = std::sync::mpsc::channel();
-    std::thread::spawn(move || done.send(argus_pipeline::run(job)));
+    let run = std::thread::spawn(move || done.send(argus_pipeline::run(job)));
     match finished.recv_timeout(Duration::from_secs(120)) {
         Ok(result) => result.expect("the dataflow runs"),
-        Err(_) => panic!("the dataflow did not finish within 120 s"),
+        Err(RecvTimeoutError::Timeout) => panic!("the dataflow did not finish within 120 s"),
+        // The run panicked before it could answer: pass its panic on.
+        Err(RecvTimeoutError::Disconnected) => match run.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(_) => unreachable!("a run that returned has sent its result"),
+        },
     }
 }
 

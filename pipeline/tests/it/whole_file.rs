@@ -61,6 +61,7 @@ fn a_whole_file_range_reports_exactly_what_the_walked_ranges_report() {
     damaged[middle + chunk] ^= 0xFF;
     let mut cut = testing::file_with(20_000, 16 << 10, Compression::Zstd);
     cut.truncate(cut.len() - 100);
+    let cut_len = cut.len() as u64;
     std::fs::create_dir_all(dir.path().join("damaged")).unwrap();
     std::fs::write(dir.path().join("damaged/middle.rec"), damaged).unwrap();
     std::fs::write(dir.path().join("damaged/cut.rec"), cut).unwrap();
@@ -85,9 +86,15 @@ fn a_whole_file_range_reports_exactly_what_the_walked_ranges_report() {
         assert_same(&batches, &reference, &format!("whole files, -w {workers}"));
         let (batches, _) = replay(&files, walked, workers);
         assert_same(&batches, &reference, &format!("walked files, -w {workers}"));
-        let (batches, _) = replay(&files, SplitConfig::default(), workers);
-        assert_same(&batches, &reference, &format!("the default split, -w {workers}"));
     }
+
+    // The bound is inclusive: a file of exactly that size is one range, a byte more is walked.
+    let (at, ranges_at) = replay(&files, SplitConfig { whole_file_max_bytes: cut_len, ..walked }, 2);
+    let (below, ranges_below) =
+        replay(&files, SplitConfig { whole_file_max_bytes: cut_len - 1, ..walked }, 2);
+    assert!(ranges_at < ranges_below, "cut.rec: {ranges_at} ranges at its size, {ranges_below} below");
+    assert_same(&at, &reference, "bound at cut.rec's size");
+    assert_same(&below, &reference, "bound a byte below cut.rec's size");
 }
 
 /// Equal batches, naming the first file entry that differs.
