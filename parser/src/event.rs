@@ -133,8 +133,9 @@ impl ErrorCode {
         Self(u64::from(ecu) << ECU_SHIFT | padded << 4 | len as u64)
     }
 
-    /// The 24-bit packed code of a DTC.
-    fn dtc_code(self) -> Option<u32> {
+    /// The 24-bit packed code of a DTC (J2012 `high16 << 8 | ftb`); `None` for an
+    /// application error.
+    pub fn dtc_code(self) -> Option<u32> {
         if self.0 & DTC_BIT == 0 {
             return None;
         }
@@ -142,8 +143,8 @@ impl ErrorCode {
         Some(LETTER_RANK[rank] << 22 | self.0 as u32 & 0x3F_FFFF)
     }
 
-    /// The ECU and code of an application error.
-    fn app_parts(self) -> Option<(u16, u32)> {
+    /// The ECU and code of an application error; `None` for a DTC.
+    pub fn app_parts(self) -> Option<(u16, u32)> {
         if self.0 & DTC_BIT != 0 {
             return None;
         }

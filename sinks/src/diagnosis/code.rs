@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use argus_parser::{ErrorCode, ecu_hex};
+
 /// The vehicle system of a DTC (its letter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum System {
@@ -63,40 +65,31 @@ pub enum CodeKind {
 }
 
 impl CodeKind {
+    /// Reads a code with the parser's own reading of keys ([`ErrorCode`]), so that the
+    /// diagnosis knows exactly the codes that reports can hold: anything else (`APP-…-0`,
+    /// an APP number with leading zeros, a lowercase DTC) is [`CodeKind::Other`].
     pub fn parse(code: &str) -> CodeKind {
-        if let Some(rest) = code.strip_prefix("APP-") {
-            return match rest.split_once('-') {
-                Some((ecu, n)) if is_hex(ecu, 4) => match n.parse() {
-                    Ok(number) => CodeKind::App { ecu: ecu.to_owned(), number },
-                    Err(_) => CodeKind::Other,
-                },
-                _ => CodeKind::Other,
-            };
+        let Ok(code) = code.parse::<ErrorCode>() else { return CodeKind::Other };
+        if let Some((ecu, number)) = code.app_parts() {
+            return CodeKind::App { ecu: ecu_hex(ecu), number };
         }
-        let Some((base, ftb)) = code.split_once('-') else { return CodeKind::Other };
-        let mut chars = base.chars();
-        let (Some(letter), Some(first)) = (chars.next(), chars.next()) else { return CodeKind::Other };
-        if base.len() != 5 || !is_hex(&base[1..], 4) || !is_hex(ftb, 2) {
-            return CodeKind::Other;
-        }
-        let system = match letter {
-            'P' => System::Powertrain,
-            'C' => System::Chassis,
-            'B' => System::Body,
-            'U' => System::Network,
-            _ => return CodeKind::Other,
-        };
-        let second = base.as_bytes()[2];
+        let Some(dtc) = code.dtc_code() else { return CodeKind::Other };
+        let key = code.key();
+        let Some((base, ftb)) = key.split_once('-') else { return CodeKind::Other };
+        // J2012: two bits of system letter, two of the first character, then three hex digits.
+        let high = dtc >> 8;
+        let system =
+            [System::Powertrain, System::Chassis, System::Body, System::Network][(high >> 14) as usize & 3];
+        let (first, second) = ((high >> 12) & 3, (high >> 8) & 0xF);
         let origin = match (system, first) {
-            (_, '0') => Origin::Generic,
-            (_, '1') => Origin::Manufacturer,
-            (System::Powertrain, '2') => Origin::Generic,
-            (_, '2') => Origin::Manufacturer,
+            (_, 0) => Origin::Generic,
+            (_, 1) => Origin::Manufacturer,
+            (System::Powertrain, 2) => Origin::Generic,
+            (_, 2) => Origin::Manufacturer,
             // P30xx-P33xx belong to manufacturers, P34xx-P3Fxx are generic.
-            (System::Powertrain, '3') if second <= b'3' => Origin::Manufacturer,
-            (System::Powertrain | System::Network, '3') => Origin::Generic,
-            (_, '3') => Origin::Reserved,
-            _ => return CodeKind::Other,
+            (System::Powertrain, _) if second <= 3 => Origin::Manufacturer,
+            (System::Powertrain | System::Network, _) => Origin::Generic,
+            _ => Origin::Reserved,
         };
         CodeKind::Dtc { system, origin, base: base.to_owned(), ftb: ftb.to_owned() }
     }
@@ -131,10 +124,6 @@ pub fn ecu_label(ecu: &str) -> String {
     }
 }
 
-fn is_hex(s: &str, len: usize) -> bool {
-    s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +154,12 @@ mod tests {
     fn app_codes_and_garbage() {
         assert_eq!(CodeKind::parse("APP-07A0-65535"), CodeKind::App { ecu: "07A0".into(), number: 65535 });
         assert_eq!(CodeKind::parse("APP-7A0-1"), CodeKind::Other);
+        // Keys that no report holds: code 0 is never an error event, and numbers are spelled
+        // without leading zeros, as DTCs are in uppercase.
+        assert_eq!(CodeKind::parse("APP-07A0-0"), CodeKind::Other);
+        assert_eq!(CodeKind::parse("APP-07A0-007"), CodeKind::Other);
+        assert_eq!(CodeKind::parse("p0301-1a"), CodeKind::Other);
+        assert_eq!(CodeKind::parse("P4301-00"), CodeKind::Other);
         assert_eq!(CodeKind::parse("X0301-00"), CodeKind::Other);
         assert_eq!(CodeKind::parse("P03-00"), CodeKind::Other);
         assert_eq!(ecu_label("07E0"), "the engine control module (07E0)");
