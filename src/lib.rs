@@ -1,5 +1,7 @@
-//! The library behind the `argus` command: one module per subcommand.
+//! The library behind the `argus` command: one module per subcommand, and what they share
+//! (argument parsers, logging, the progress display).
 
+pub mod args;
 pub mod generate;
 pub mod inspect;
 pub mod logging;

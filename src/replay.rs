@@ -60,7 +60,7 @@ pub struct ReplayArgs {
 const DEFAULT_MAX_BYTES_IN_FLIGHT: &str = "8GiB";
 
 fn parse_nonzero_size(text: &str) -> Result<u64, String> {
-    match crate::generate::size::parse_size(text)? {
+    match crate::args::parse_size(text)? {
         0 => Err("must be more than 0 bytes".to_owned()),
         bytes => Ok(bytes),
     }

@@ -11,7 +11,6 @@ pub mod file;
 pub mod fleet;
 pub mod records;
 pub mod sink;
-pub mod size;
 pub mod vehicle;
 
 use std::io::IsTerminal;
@@ -38,13 +37,13 @@ pub struct GenArgs {
     pub files_per_batch: u32,
     /// Approximate size of each file, e.g. 64MiB, 1GiB, 500KiB, 123456 (files vary by ±20%
     /// around it, as real sessions do).
-    #[arg(long, default_value = "64MiB", value_parser = size::parse_size)]
+    #[arg(long, default_value = "64MiB", value_parser = crate::args::parse_size)]
     pub size: u64,
     /// Seed: the same arguments always produce the same bytes.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Probability (0 to 1) that a file is damaged.
-    #[arg(long, default_value_t = 0.0, value_parser = size::parse_probability)]
+    #[arg(long, default_value_t = 0.0, value_parser = crate::args::parse_probability)]
     pub corrupt: f64,
     /// Chunk compression.
     #[arg(long, value_enum, default_value_t = Compression::None)]

@@ -1,4 +1,5 @@
-//! Sizes on the command line: `123456`, `500KiB`, `64MiB`, `1.5GiB`, `10MB`, `4k`.
+//! Values on the command line that clap does not parse itself, shared by the subcommands:
+//! sizes (`123456`, `500KiB`, `64MiB`, `1.5GiB`, `10MB`, `4k`) and probabilities.
 
 /// Parses a size; binary units (KiB, MiB, GiB, TiB, and the bare K, M, G, T as dd reads
 /// them) are powers of 1024, SI units (kB, MB, GB, TB) powers of 1000.
