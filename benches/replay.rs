@@ -70,11 +70,8 @@ fn map_all(root: &Root) -> Vec<RecFile> {
 fn two_worker_ranges(bytes: &[u8]) -> (Vec<ChunkRange>, bool) {
     let config = SplitConfig::default();
     let header = FileHeader::parse(bytes).expect("a generated file has a good header");
-    if bytes.len() as u64 <= config.whole_file_max_bytes {
-        return (
-            vec![ChunkRange { start: header.header_len as u64, end: bytes.len() as u64, chunks: 0 }],
-            true,
-        );
+    if let Some(range) = config.whole_file_range(header.header_len, bytes.len() as u64) {
+        return (vec![range], true);
     }
     (split(bytes, header.header_len, config.target(bytes.len() as u64, 2)).1, false)
 }

@@ -19,34 +19,41 @@ use crate::report::{BatchStatus, FileOutcome, FinishedBatch, assemble_batch};
 struct BatchParts {
     file_count: u32,
     heads: HashMap<String, FileHead>,
-    content: HashMap<String, RangeScan>,
-    /// Layouts found by the parse of whole-file ranges (the heads of those files have none).
-    layouts: HashMap<String, Layout>,
+    parsed: HashMap<String, Parsed>,
+}
+
+/// What the parse found in a file's ranges.
+#[derive(Default)]
+struct Parsed {
+    content: RangeScan,
+    /// Found by the parse of a whole-file range only; a walked file's head has its layout.
+    layout: Layout,
 }
 
 impl BatchParts {
     fn finish(self, batch_id: &str, k: usize) -> FinishedBatch {
-        let mut content = self.content;
-        let mut layouts = self.layouts;
+        let mut parsed = self.parsed;
         let files: Vec<FileOutcome> = self
             .heads
             .into_values()
-            .map(|head| FileOutcome {
-                content: content.remove(&head.file_id).unwrap_or_default(),
-                layout: {
-                    let mut layout = head.layout();
-                    layout.merge(&layouts.remove(&head.file_id).unwrap_or_default());
-                    layout
-                },
-                file_id: head.file_id,
-                location: head.location,
-                bytes: head.bytes,
-                rejection: head.rejection,
-                vin: head.vin,
-                firmware: head.firmware,
+            .map(|head| {
+                let Parsed { content, layout: parsed_layout } =
+                    parsed.remove(&head.file_id).unwrap_or_default();
+                let mut layout = head.layout();
+                layout.merge(&parsed_layout);
+                FileOutcome {
+                    content,
+                    layout,
+                    file_id: head.file_id,
+                    location: head.location,
+                    bytes: head.bytes,
+                    rejection: head.rejection,
+                    vin: head.vin,
+                    firmware: head.firmware,
+                }
             })
             .collect();
-        debug_assert!(content.is_empty() && layouts.is_empty(), "ranges of a file without a head");
+        debug_assert!(parsed.is_empty(), "ranges of a file without a head");
         let arrived = files.len() as u32;
         let mut finished = assemble_batch(batch_id, k, files);
         if arrived < self.file_count {
@@ -106,11 +113,11 @@ fn add_part(batches: &mut BTreeMap<String, BatchParts>, part: GatherPart) {
             batches.entry(head.batch_id.clone()).or_default().heads.insert(head.file_id.clone(), head);
         }
         GatherPart::Range { batch_id, file_id, part, .. } => {
-            let batch = batches.entry(batch_id).or_default();
+            let parsed = batches.entry(batch_id).or_default().parsed.entry(file_id).or_default();
+            part.add_to(&mut parsed.content);
             if let Some(layout) = &part.layout {
-                batch.layouts.entry(file_id.clone()).or_default().merge(layout);
+                parsed.layout.merge(layout);
             }
-            part.add_to(batch.content.entry(file_id).or_default());
         }
     }
 }

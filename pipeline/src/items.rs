@@ -72,6 +72,19 @@ pub struct FileHead {
 }
 
 impl FileHead {
+    /// The task of parsing `range` of this file, the `seq`-th of its ranges.
+    pub fn range_task(&self, seq: u64, range: ChunkRange, whole_file: bool) -> RangeTask {
+        RangeTask {
+            time: self.time,
+            seq,
+            batch_id: self.batch_id.clone(),
+            file_id: self.file_id.clone(),
+            location: self.location.clone(),
+            range,
+            whole_file,
+        }
+    }
+
     pub fn layout(&self) -> Layout {
         Layout { chunks: self.chunks, bytes_skipped: self.bytes_skipped, truncated: self.truncated }
     }

@@ -81,13 +81,13 @@ fn scan_task(
     scan: &mut RangeScan,
 ) -> Option<Layout> {
     let (start, end) = (task.range.start as usize, task.range.end as usize);
-    if task.whole_file && file.bytes().len() != end {
-        // Mapped again since the split read its header, and changed meanwhile: the layout
-        // would not describe the file the head does.
-        tracing::warn!(batch_id = %task.batch_id, file_id = %task.file_id, "file changed while parsed");
-        return lost_task(task, scan);
-    }
     let layout = if task.whole_file {
+        if file.bytes().len() != end {
+            // Mapped again since the split read its header, and changed meanwhile: the
+            // layout would not describe the file the head does.
+            tracing::warn!(batch_id = %task.batch_id, file_id = %task.file_id, "file changed while parsed");
+            return lost_task(task, scan);
+        }
         let mut layout = Layout::default();
         scanner.scan_from(file.bytes(), start, &mut layout, scan);
         Some(layout)

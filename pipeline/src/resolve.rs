@@ -64,8 +64,9 @@ impl MapCache {
         let path = self.resolver.local_path(location)?;
         let file = Arc::new(RecFile::open(&path)?);
         let mut files = self.lock();
-        let entry = files.entry(location.to_owned()).or_insert((time, file));
-        Ok(entry.1.clone())
+        let (needed_until, file) = files.entry(location.to_owned()).or_insert((time, file));
+        *needed_until = (*needed_until).max(time);
+        Ok(file.clone())
     }
 
     /// Forgets the files of batches before `frontier`.

@@ -67,6 +67,17 @@ impl SplitConfig {
     pub fn target(&self, file_len: u64, peers: u64) -> u64 {
         (file_len / (peers * self.ranges_per_worker).max(1)).clamp(self.min_range, self.max_range)
     }
+
+    /// The one range of a file of `file_len` bytes whose chunks start at `header_len`, when
+    /// the file is small enough not to be walked (`whole_file_max_bytes`); its `chunks` is
+    /// unknown (0) until the parse walks it.
+    pub fn whole_file_range(&self, header_len: usize, file_len: u64) -> Option<ChunkRange> {
+        (file_len <= self.whole_file_max_bytes).then_some(ChunkRange {
+            start: header_len as u64,
+            end: file_len,
+            chunks: 0,
+        })
+    }
 }
 
 /// A file whose chunk walk is under way.
@@ -82,25 +93,12 @@ struct Walking {
 impl Walking {
     /// Walks on within `budget` bytes, handing out the ranges found; returns the bytes
     /// walked and whether the file is done (its head then handed out too).
-    fn advance(
-        &mut self,
-        budget: u64,
-        found: &mut Vec<argus_parser::ChunkRange>,
-        output: &mut Output<'_>,
-    ) -> (u64, bool) {
+    fn advance(&mut self, budget: u64, found: &mut Vec<ChunkRange>, output: &mut Output<'_>) -> (u64, bool) {
         let before = self.splitter.position();
         let done = self.splitter.advance(self.rec.bytes(), budget, found);
         let mut session = output.session(&self.cap);
         for range in found.drain(..) {
-            session.give(SplitItem::Range(RangeTask {
-                time: self.head.time,
-                seq: self.ranges,
-                batch_id: self.head.batch_id.clone(),
-                file_id: self.head.file_id.clone(),
-                location: self.head.location.clone(),
-                range,
-                whole_file: false,
-            }));
+            session.give(SplitItem::Range(self.head.range_task(self.ranges, range, false)));
             self.ranges += 1;
         }
         if done {
@@ -143,18 +141,8 @@ pub fn split_files<'s>(
                             walking.push_back(Walking { cap, head, rec, splitter, ranges: 0 })
                         }
                         Plan::Whole(head, range) => {
-                            let task = RangeTask {
-                                time,
-                                seq: 0,
-                                batch_id: head.batch_id.clone(),
-                                file_id: head.file_id.clone(),
-                                location: head.location.clone(),
-                                range,
-                                whole_file: true,
-                            };
-                            output
-                                .session(&cap)
-                                .give_iterator([SplitItem::Range(task), SplitItem::Head(head)].into_iter());
+                            let task = SplitItem::Range(head.range_task(0, range, true));
+                            output.session(&cap).give_iterator([task, SplitItem::Head(head)].into_iter());
                         }
                         Plan::Done(head) => output.session(&cap).give(SplitItem::Head(head)),
                     }
@@ -222,8 +210,7 @@ fn start(time: Time, file: FileReady, cache: &MapCache, config: SplitConfig, pee
     };
     head.vin = Some(header.vin_text());
     head.firmware = Some(header.firmware_text());
-    if head.bytes <= config.whole_file_max_bytes {
-        let range = ChunkRange { start: header.header_len as u64, end: head.bytes, chunks: 0 };
+    if let Some(range) = config.whole_file_range(header.header_len, head.bytes) {
         return Plan::Whole(head, range);
     }
     let splitter = Splitter::new(header.header_len, config.target(head.bytes, peers));
