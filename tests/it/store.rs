@@ -17,7 +17,7 @@ enum Db {
 impl Db {
     async fn postgres() -> Self {
         let admin = std::env::var("ARGUS_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+            .unwrap_or_else(|_| "postgres://postgres:argus@127.0.0.1:5432/test".into());
         let name = format!("argus_it_{}", uuid::Uuid::new_v4().simple());
         let Store::Postgres(pool) = Store::open(&admin).await.expect("postgres on 127.0.0.1") else {
             panic!("ARGUS_TEST_DATABASE_URL must be a postgres URL")

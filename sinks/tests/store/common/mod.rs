@@ -13,7 +13,7 @@ use argus_sinks::Store;
 /// Where the Postgres server is; `ARGUS_TEST_DATABASE_URL` overrides it.
 pub fn admin_url() -> String {
     std::env::var("ARGUS_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+        .unwrap_or_else(|_| "postgres://postgres:argus@127.0.0.1:5432/test".into())
 }
 
 pub struct TestDb {
