@@ -83,6 +83,7 @@ fn write_batch(root: &Path, batch_id: &str, seed: u64) -> Vec<FeedEvent> {
         location: path.to_string_lossy().into_owned(),
         file_count: 1,
         size: None,
+        position: None,
     })]
 }
 
@@ -104,6 +105,7 @@ fn fleet_batches(root: &Path, prefix: &str, n: u64, seed_base: u64) -> Vec<Vec<F
                     location,
                     file_count: 1,
                     size: None,
+                    position: None,
                 })]
             } else {
                 write_batch(root, &id, seed_base + i)

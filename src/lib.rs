@@ -6,5 +6,7 @@ pub mod generate;
 pub mod inspect;
 pub mod logging;
 pub mod migrate;
+pub mod pipeline;
 pub mod progress;
+pub mod publish;
 pub mod replay;

@@ -20,6 +20,10 @@ enum Command {
     Replay(argus::replay::ReplayArgs),
     /// Create or update the report store's schema.
     Migrate(argus::migrate::MigrateArgs),
+    /// Run the streaming pipeline: Kafka file-ready events in, reports in the store.
+    Pipeline(argus::pipeline::PipelineArgs),
+    /// Publish one file-ready event per file of an archived layout to Kafka.
+    Publish(argus::publish::PublishArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -30,6 +34,8 @@ fn main() -> std::process::ExitCode {
         Command::Inspect(args) => argus::inspect::run(args),
         Command::Replay(args) => argus::replay::run(args),
         Command::Migrate(args) => argus::migrate::run(args),
+        Command::Pipeline(args) => argus::pipeline::run(args),
+        Command::Publish(args) => argus::publish::run(args),
     };
     match result {
         Ok(code) => code,

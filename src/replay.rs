@@ -113,12 +113,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// Where the batches come from.
-enum Root {
+pub(crate) enum Root {
     Dir(PathBuf),
     Store(argus_ingest::StoreAt),
 }
 
-fn root_of(root: &str) -> anyhow::Result<Root> {
+pub(crate) fn root_of(root: &str) -> anyhow::Result<Root> {
     if let Some(path) = root.strip_prefix("file://") {
         return Ok(Root::Dir(PathBuf::from(path)));
     }
@@ -231,13 +231,13 @@ fn open_store(url: &str, runtime: &tokio::runtime::Runtime) -> anyhow::Result<(S
 }
 
 /// What the worker reading the input opens.
-enum FeedSource {
+pub(crate) enum FeedSource {
     Dir(PathBuf),
     Store(argus_ingest::StoreAt, Arc<tokio::runtime::Runtime>),
 }
 
 impl FeedSource {
-    fn open(self) -> anyhow::Result<Box<dyn Feed + Send>> {
+    pub(crate) fn open(self) -> anyhow::Result<Box<dyn Feed + Send>> {
         Ok(match self {
             FeedSource::Dir(dir) => Box::new(DirFeed::open(Path::new(&dir))?),
             FeedSource::Store(at, runtime) => {

@@ -41,7 +41,14 @@ pub fn batch_events(batch_id: &str, files: Vec<ListedFile>) -> Vec<FeedEvent> {
     files
         .into_iter()
         .map(|ListedFile { file_id, location, size }| {
-            FeedEvent::File(FileReady { batch_id: batch_id.to_owned(), file_id, location, file_count, size })
+            FeedEvent::File(FileReady {
+                batch_id: batch_id.to_owned(),
+                file_id,
+                location,
+                file_count,
+                size,
+                position: None,
+            })
         })
         .collect()
 }

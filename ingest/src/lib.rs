@@ -1,8 +1,9 @@
 //! Getting rec files to the dataflow: replay listings of a directory or object-store
-//! prefix, and spooling objects that are not on local disk. (The upload API, the Kafka
-//! producer and consumer, and the in-process queue of the live service join them here.)
+//! prefix, spooling objects that are not on local disk, and the Kafka feed of the
+//! streaming pipeline with its producer. (The upload API joins them here.)
 
 pub mod dir_feed;
+pub mod kafka;
 pub mod object_store;
 pub mod spool;
 pub mod store_feed;

@@ -54,6 +54,7 @@ fn events(root: &str) -> std::io::Result<Vec<FeedEvent>> {
                 location: path.to_string_lossy().into_owned(),
                 file_count: files.len() as u32,
                 size: std::fs::metadata(path).ok().map(|m| m.len()),
+                position: None,
             }));
         }
     }

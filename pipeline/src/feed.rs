@@ -4,7 +4,9 @@
 
 use std::sync::mpsc::{Receiver, TryRecvError};
 
-use crate::items::FileReady;
+use timely::scheduling::SyncActivator;
+
+use crate::items::{FileReady, Position};
 
 /// An event a feed produces.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,14 +15,19 @@ pub enum FeedEvent {
     File(FileReady),
     /// A batch that has no files at all (an empty archived batch): reported as failed.
     EmptyBatch { batch_id: String },
+    /// Input the feed consumed that carries nothing for the dataflow (a message sent to
+    /// the dead-letter topic, an event of a batch the store already holds): only its
+    /// position counts, so that commit points move past it.
+    Passed(Position),
 }
 
 impl FeedEvent {
     /// The batch the event belongs to.
-    pub fn batch_id(&self) -> &str {
+    pub fn batch_id(&self) -> Option<&str> {
         match self {
-            FeedEvent::File(file) => &file.batch_id,
-            FeedEvent::EmptyBatch { batch_id } => batch_id,
+            FeedEvent::File(file) => Some(&file.batch_id),
+            FeedEvent::EmptyBatch { batch_id } => Some(batch_id),
+            FeedEvent::Passed(_) => None,
         }
     }
 }
@@ -43,9 +50,21 @@ pub trait Feed {
     /// all the files of one batch; the source asks for one batch at a time this way.
     fn poll(&mut self, max: usize, out: &mut Vec<FeedEvent>) -> FeedState;
 
-    /// Every batch opened before `time` is durably written (reports stored). A feed that
-    /// must acknowledge its input (Kafka offsets) does so here. Default: nothing to do.
-    fn durable_before(&mut self, _time: u64) {}
+    /// New commit points: for each partition, the lowest position whose batch is not yet
+    /// durably written (or the next position to read when there is none). Everything
+    /// below a commit point is in the store; a feed that acknowledges its input records
+    /// them. Called only when a point moved forward. Default: nothing to do.
+    fn commit(&mut self, _points: &[Position]) {}
+
+    /// Called once, when the source is built: a feed filled from another thread wakes
+    /// the source with this when events arrive, instead of waiting for its idle tick.
+    fn wake_with(&mut self, _activator: SyncActivator) {}
+
+    /// Called once the feed has finished and every batch whose files all arrived is
+    /// durable: what remains open is incomplete, and its events stay below the commit
+    /// points, to be read again after a restart. A service that is shutting down may stop
+    /// here. Default: nothing to do.
+    fn drained(&mut self) {}
 }
 
 /// An in-process queue: events sent on the channel enter the dataflow; dropping every

@@ -20,6 +20,16 @@ pub struct FileReady {
     /// listing does, and the spec's Kafka event carries `size`). The source bounds the bytes of the
     /// batches in flight with it; an unknown size counts as nothing.
     pub size: Option<u64>,
+    /// Where the feed read this event, for feeds that acknowledge their input (Kafka): the
+    /// source derives commit points from it. `None` for listings that need no commits.
+    pub position: Option<Position>,
+}
+
+/// A position in a partitioned log (a Kafka partition and offset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Position {
+    pub partition: i32,
+    pub offset: i64,
 }
 
 /// What the source emits; `time` is the batch's time (items carry it so that operators

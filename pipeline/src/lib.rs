@@ -15,6 +15,7 @@
 //! the source which times are durably written.
 
 pub mod cluster;
+pub mod commit;
 pub mod dataflow;
 pub mod feed;
 pub mod fleet;
@@ -36,7 +37,7 @@ use std::sync::Arc;
 pub use cluster::ClusterConfig;
 pub use dataflow::DataflowConfig;
 pub use feed::{ChannelFeed, Feed, FeedEvent, FeedState, VecFeed};
-pub use items::FileReady;
+pub use items::{FileReady, Position};
 pub use json::JsonDirWriter;
 pub use metrics::Metrics;
 pub use report::{

@@ -80,6 +80,7 @@ pub fn write_batch(dir: &Path, seed: u64, session_start_ns: u64) -> Vec<FileRead
                 location: path.to_string_lossy().into_owned(),
                 file_count: files as u32,
                 size: Some(std::fs::metadata(&path).unwrap().len()),
+                position: None,
             }
         })
         .collect()

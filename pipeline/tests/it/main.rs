@@ -1,5 +1,6 @@
 //! The pipeline's integration tests: whole dataflows on local files.
 
+mod commit;
 mod common;
 mod fleet;
 mod source;

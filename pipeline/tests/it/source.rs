@@ -117,11 +117,10 @@ fn a_blocked_source_still_takes_the_files_of_an_open_batch() {
     let b = write_batch(&dir.path().join("b"), 0, SESSION_NS + 1_000_000_000);
     assert_eq!((a.len(), b.len()), (2, 1));
 
-    // One event per activation, and a bound that `a` alone reaches, first by its count of
-    // batches, then by the bytes of its first file: `a` opens and blocks the source, and
-    // its second file comes only after `b`'s. Were the blocked source to stop polling, `a`
-    // would time out incomplete. (That `b` waits is for the two tests above to show: the
-    // reports come in time order whether it waits or not.)
+    // One event per activation, and a bound that one batch reaches, first by its count of
+    // batches, then by the bytes of `a`'s first file; `a`'s second file comes only after
+    // `b`'s. `b`, complete first, enters first and blocks the source; were the blocked
+    // source to stop polling, `a` would time out incomplete.
     let bounds = [
         ("one batch", SourceConfig { max_batches_in_flight: 1, ..SourceConfig::default() }),
         (
@@ -143,10 +142,10 @@ fn a_blocked_source_still_takes_the_files_of_an_open_batch() {
 
         let written = capture.batches.lock().unwrap();
         let ids: Vec<&str> = written.iter().map(|b| b.report.batch_id.as_str()).collect();
-        assert_eq!(ids, ["a", "b"], "{bound}: reports in time order");
+        assert_eq!(ids, ["b", "a"], "{bound}: a batch enters when its files are all in");
         for batch in written.iter() {
             assert_eq!(batch.report.status, BatchStatus::Completed, "{bound}: {}", batch.report.batch_id);
         }
-        assert_eq!(written[0].report.files.len(), 2, "{bound}");
+        assert_eq!(written[1].report.files.len(), 2, "{bound}: a has both its files");
     }
 }

@@ -29,6 +29,7 @@ fn list(root: &Path) -> Vec<FileReady> {
                 location: path.to_string_lossy().into_owned(),
                 file_count: paths.len() as u32,
                 size: Some(std::fs::metadata(path).unwrap().len()),
+                position: None,
             });
         }
     }
