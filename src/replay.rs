@@ -205,6 +205,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         }),
         resolver,
         metrics: metrics.clone(),
+        fleet_seed: Vec::new(),
     };
     let progress = Progress::start(metrics.clone());
     let result = argus_pipeline::run(job);

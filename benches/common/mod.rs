@@ -174,6 +174,7 @@ pub fn job(
         writers: Arc::new(move |_| Ok(vec![Box::new(writer.clone()) as Box<dyn ReportWriter>])),
         resolver: Arc::new(LocalResolver),
         metrics,
+        fleet_seed: Vec::new(),
     }
 }
 

@@ -78,6 +78,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         writers: Arc::new(move |_| Ok(vec![Box::new(Printer { fleet: writer_fleet.clone() }) as _])),
         resolver: Arc::new(LocalResolver),
         metrics: Arc::new(Metrics::default()),
+        fleet_seed: Vec::new(),
     })?;
     if let Some(fleet) = fleet.lock().unwrap().as_ref() {
         println!("fleet: {} batches, {} records", fleet.batches, fleet.records);

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use timely::dataflow::operators::vec::Map;
+use timely::dataflow::operators::vec::{Map, ToStream};
 use timely::dataflow::operators::{Concat, Concatenate, Probe};
 use timely::dataflow::{ProbeHandle, Scope};
 
 use crate::feed::Feed;
-use crate::fleet::{fact_collection, fleet_view};
+use crate::fleet::{FleetEntry, fact_collection, fleet_view};
 use crate::gather::gather;
 use crate::items::{GatherPart, SourceItem, Time};
 use crate::metrics::Metrics;
@@ -51,11 +51,14 @@ pub struct WorkerParts {
     pub writers: Writers,
     pub errors: ErrorSlot,
     pub metrics: Arc<Metrics>,
+    /// The completed batches already in the store, counted into the fleet at time 0 when
+    /// a restart re-seeds it (given to one worker; empty on the others).
+    pub fleet_seed: Vec<FleetEntry>,
 }
 
 /// Builds the dataflow; returns the probe that tells which times are durably written.
 pub fn build(scope: Scope<'_, Time>, config: &DataflowConfig, parts: WorkerParts) -> ProbeHandle<Time> {
-    let WorkerParts { feed, cache, writers, errors, metrics } = parts;
+    let WorkerParts { feed, cache, writers, errors, metrics, fleet_seed } = parts;
     let durable = ProbeHandle::new();
 
     let items = file_source(scope, feed, config.source.clone(), durable.clone());
@@ -79,10 +82,14 @@ pub fn build(scope: Scope<'_, Time>, config: &DataflowConfig, parts: WorkerParts
     let finished = gather(opened.concat(heads).concat(parsed), config.k);
     let mut written = vec![batch_sink(finished.clone(), writers.clone(), errors.clone(), metrics)];
 
+    let seed = fleet_seed.into_iter().map(|entry| (0, entry)).to_stream(scope);
+    let completed = finished.clone().flat_map(|(time, batch)| FleetEntry::of(&batch).map(|e| (time, e)));
+    let entries = seed.concat(completed);
+
     let mut views = vec![(FleetView::AllTime, None)];
     views.extend(config.window.map(|w| (FleetView::Window, Some(w))));
     for (view, window) in views {
-        let (totals, top) = fleet_view(fact_collection(finished.clone(), window), config.k);
+        let (totals, top) = fleet_view(fact_collection(entries.clone(), window), config.k);
         let changes = totals
             .inner
             .map(|((total, amount), t, r)| (FleetChange::Total(total, amount), t, r))

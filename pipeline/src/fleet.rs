@@ -81,20 +81,50 @@ pub struct Rank {
     pub vins: u64,
 }
 
-/// The facts of one batch (none for a failed batch: the fleet counts completed ones).
-pub fn facts(batch: &FinishedBatch) -> Vec<(Fact, isize)> {
-    let report = &batch.report;
-    if report.status != BatchStatus::Completed {
-        return Vec::new();
+/// What the fleet counts of one completed batch: taken from a finished batch as it is
+/// written, or read back from the store when a restart re-seeds the fleet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetEntry {
+    pub vin: Option<String>,
+    pub records: u64,
+    pub error_events: u64,
+    pub first_ts_ns: Option<u64>,
+    pub last_ts_ns: Option<u64>,
+    pub code_counts: Vec<(ErrorCode, u64)>,
+}
+
+impl FleetEntry {
+    /// The entry of a finished batch; none for a failed one (the fleet counts completed
+    /// batches).
+    pub fn of(batch: &FinishedBatch) -> Option<Self> {
+        let report = &batch.report;
+        (report.status == BatchStatus::Completed).then(|| Self {
+            vin: report.vin.clone(),
+            records: report.records,
+            error_events: report.error_events,
+            first_ts_ns: report.first_ts_ns,
+            last_ts_ns: report.last_ts_ns,
+            code_counts: batch.code_counts.clone(),
+        })
     }
+
+    /// When the batch leaves a window: its last session time (ms) plus the window.
+    fn retire_time(&self, window: Duration) -> Time {
+        let last_ms = self.last_ts_ns.or(self.first_ts_ns).unwrap_or(0) / 1_000_000;
+        last_ms.saturating_add(window.as_millis() as Time)
+    }
+}
+
+/// The facts of one completed batch.
+pub fn facts(entry: &FleetEntry) -> Vec<(Fact, isize)> {
     let weight = |n: u64| isize::try_from(n).unwrap_or(isize::MAX);
     let mut facts = vec![
         (Fact::Total(Total::Batches), 1),
-        (Fact::Total(Total::Records), weight(report.records)),
-        (Fact::Total(Total::ErrorEvents), weight(report.error_events)),
+        (Fact::Total(Total::Records), weight(entry.records)),
+        (Fact::Total(Total::ErrorEvents), weight(entry.error_events)),
     ];
-    let vin = report.vin.as_deref().map(VinKey::new);
-    for &(code, count) in &batch.code_counts {
+    let vin = entry.vin.as_deref().map(VinKey::new);
+    for &(code, count) in &entry.code_counts {
         facts.push((Fact::CodeCount(code), weight(count)));
         facts.push((Fact::CodeBatch(code), 1));
         // A VIN counts once it is known (a completed batch always has one).
@@ -106,26 +136,25 @@ pub fn facts(batch: &FinishedBatch) -> Vec<(Fact, isize)> {
     facts
 }
 
-/// Turns finished batches into a collection of facts. With a window, each batch's facts
+/// Turns completed batches into a collection of facts. With a window, each batch's facts
 /// are retracted at `last_ts + window` (session time, in ms), or at once if that is
 /// already past when the batch completes.
 pub fn fact_collection<'s>(
-    finished: StreamVec<'s, Time, (Time, FinishedBatch)>,
+    entries: StreamVec<'s, Time, (Time, FleetEntry)>,
     window: Option<Duration>,
 ) -> VecCollection<'s, Time, Fact> {
-    finished
+    entries
         .unary::<CapacityContainerBuilder<Vec<(Fact, Time, isize)>>, _, _, _>(
             Pipeline,
             "Facts",
             move |_, _| {
                 move |input, output| {
                     input.for_each_stamp(|cap, data| {
-                        for (time, batch) in data.flat_map(|d| d.drain(..)) {
-                            let facts = facts(&batch);
+                        for (time, entry) in data.flat_map(|d| d.drain(..)) {
                             let at = cap.delayed(&time, 0);
                             let mut session = output.session(&at);
-                            let retire = window.map(|w| retire_time(&batch, w).max(time));
-                            for (fact, weight) in facts {
+                            let retire = window.map(|w| entry.retire_time(w).max(time));
+                            for (fact, weight) in facts(&entry) {
                                 if let Some(retire) = retire {
                                     session.give((fact.clone(), retire, -weight));
                                 }
@@ -137,12 +166,6 @@ pub fn fact_collection<'s>(
             },
         )
         .as_collection()
-}
-
-/// When a batch leaves a window: its last session time (ms) plus the window.
-fn retire_time(batch: &FinishedBatch, window: Duration) -> Time {
-    let last_ms = batch.report.last_ts_ns.or(batch.report.first_ts_ns).unwrap_or(0) / 1_000_000;
-    last_ms.saturating_add(window.as_millis() as Time)
 }
 
 /// A code's fleet-wide tally as one differential weight: its events, the batches it

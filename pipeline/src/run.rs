@@ -29,6 +29,9 @@ pub struct Job {
     pub resolver: Arc<dyn FileResolver>,
     /// Counters of this process, readable while the job runs.
     pub metrics: Arc<Metrics>,
+    /// Completed batches a restart counts into the fleet before anything new (read from
+    /// the store); empty for a replay.
+    pub fleet_seed: Vec<crate::fleet::FleetEntry>,
 }
 
 /// Why a job failed.
@@ -52,7 +55,9 @@ pub fn run(job: Job) -> Result<(), RunError> {
     let cache = MapCache::new(job.resolver.clone());
     let errors = ErrorSlot::default();
     let worker_errors = errors.clone();
-    let Job { dataflow, feeds, writers, metrics, .. } = job;
+    let Job { dataflow, feeds, writers, metrics, fleet_seed, .. } = job;
+    // The seed goes to the first worker of the cluster (process 0 reads it from the store).
+    let fleet_seed = std::sync::Mutex::new(Some(fleet_seed));
     let guards = timely::execute(config, move |worker| -> Result<(), RunError> {
         let (index, peers) = (worker.index(), worker.peers());
         let writers: Vec<Box<dyn ReportWriter>> = match writers(index) {
@@ -70,6 +75,11 @@ pub fn run(job: Job) -> Result<(), RunError> {
             writers: Rc::new(RefCell::new(writers)),
             errors: worker_errors.clone(),
             metrics: metrics.clone(),
+            fleet_seed: if index == 0 {
+                fleet_seed.lock().unwrap_or_else(|e| e.into_inner()).take().unwrap_or_default()
+            } else {
+                Vec::new()
+            },
         };
         let durable = worker.dataflow::<crate::items::Time, _, _>(|scope| build(scope, &dataflow, parts));
         while !durable.done() {

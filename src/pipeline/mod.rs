@@ -121,6 +121,7 @@ pub fn run(args: PipelineArgs) -> anyhow::Result<ExitCode> {
         }),
         resolver: Arc::new(LocalResolver),
         metrics,
+        fleet_seed,
     };
 
     // The dataflow runs on its own threads; this one waits for it or for a signal.

@@ -113,6 +113,7 @@ pub fn job(
         writers: Arc::new(move |_| Ok(vec![Box::new(capture.clone()) as Box<dyn ReportWriter>])),
         resolver: Arc::new(LocalResolver),
         metrics: Arc::new(Metrics::default()),
+        fleet_seed: Vec::new(),
     }
 }
 

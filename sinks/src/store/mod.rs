@@ -8,6 +8,7 @@
 mod budget;
 mod fleet;
 mod read;
+mod seed;
 mod status;
 mod write;
 
