@@ -80,6 +80,13 @@ pub fn run(args: PipelineArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("opening the store {shown}"))?;
     runtime.block_on(store.migrate()).with_context(|| format!("migrating the store {shown}"))?;
     let diagnoser = Arc::new(Diagnoser::from_env().context("configuring the diagnosis")?);
+    // What the store holds re-seeds the fleet (read by the process of worker 0 only): the
+    // fleet report after a restart equals the one of a run that never stopped.
+    let fleet_seed = match args.cluster.process {
+        0 => runtime.block_on(store.fleet_seed()).context("reading the fleet's completed batches")?,
+        _ => Vec::new(),
+    };
+    tracing::info!(batches = fleet_seed.len(), "fleet re-seeded from the store");
 
     let spool = args
         .spool
