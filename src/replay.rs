@@ -171,6 +171,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let out = args.out.clone();
     let store_handle = runtime.handle().clone();
     let metrics = Arc::new(Metrics::default());
+    let writer_metrics = metrics.clone();
     let job = Job {
         dataflow: DataflowConfig {
             k: args.k,
@@ -195,10 +196,13 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
                 writers.push(Box::new(JsonDirWriter::create(out)?));
             }
             if let Some((store, diagnoser)) = &store {
+                // Batches are stored on the runtime, acknowledged once committed; retries
+                // of a store that is down count in `store_write_retries`.
                 writers.push(Box::new(StoreWriter::new(
                     store.clone(),
                     diagnoser.clone(),
                     store_handle.clone(),
+                    writer_metrics.clone(),
                 )));
             }
             Ok(writers)
@@ -217,6 +221,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         failed = Metrics::get(&metrics.batches_failed),
         bytes = Metrics::get(&metrics.bytes_parsed),
         records = Metrics::get(&metrics.records_parsed),
+        store_write_retries = Metrics::get(&metrics.store_write_retries),
         "replay finished"
     );
     Ok(ExitCode::SUCCESS)

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use argus_pipeline::{
-    ClusterConfig, DataflowConfig, Feed, FinishedBatch, FleetReport, Job, LocalResolver, Metrics,
+    BatchAck, ClusterConfig, DataflowConfig, Feed, FinishedBatch, FleetReport, Job, LocalResolver, Metrics,
     ReportWriter, SinkError,
 };
 
@@ -137,13 +137,13 @@ pub struct Capture {
 }
 
 impl ReportWriter for Capture {
-    fn write_batch(&mut self, _batch: &FinishedBatch) -> Result<(), SinkError> {
+    fn write_batch(&mut self, _batch: Arc<FinishedBatch>, ack: BatchAck) {
         let at = Instant::now();
         if let Some(tx) = &self.batch_tx {
             let _ = tx.send(at);
         }
         *self.batches.lock().unwrap() += 1;
-        Ok(())
+        ack.durable();
     }
 
     fn write_fleet(&mut self, fleet: &FleetReport) -> Result<(), SinkError> {

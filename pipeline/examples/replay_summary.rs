@@ -9,7 +9,7 @@
 use std::sync::{Arc, Mutex};
 
 use argus_pipeline::{
-    ClusterConfig, DataflowConfig, Feed, FeedEvent, FileReady, FinishedBatch, FleetReport, Job,
+    BatchAck, ClusterConfig, DataflowConfig, Feed, FeedEvent, FileReady, FinishedBatch, FleetReport, Job,
     LocalResolver, Metrics, ReportWriter, SinkError, VecFeed,
 };
 
@@ -19,11 +19,11 @@ struct Printer {
 }
 
 impl ReportWriter for Printer {
-    fn write_batch(&mut self, batch: &FinishedBatch) -> Result<(), SinkError> {
+    fn write_batch(&mut self, batch: Arc<FinishedBatch>, ack: BatchAck) {
         let r = &batch.report;
         let top = r.top_errors.first().map_or("-", |t| t.code.as_str());
         println!("{} {:?} files={} records={} top={top}", r.batch_id, r.status, r.files.len(), r.records);
-        Ok(())
+        ack.durable();
     }
 
     fn write_fleet(&mut self, fleet: &FleetReport) -> Result<(), SinkError> {

@@ -5,7 +5,9 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use crate::ack::BatchAck;
 use crate::report::{FinishedBatch, FleetReport};
 use crate::sink::{ReportWriter, SinkError};
 
@@ -44,9 +46,14 @@ fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), SinkErr
 }
 
 impl ReportWriter for JsonDirWriter {
-    fn write_batch(&mut self, batch: &FinishedBatch) -> Result<(), SinkError> {
-        let name = file_name_of(&batch.report.batch_id)?;
-        write_json(&self.out.join("batches").join(name), &batch.report)
+    /// A local file write is quick: done on the worker, acknowledged at once.
+    fn write_batch(&mut self, batch: Arc<FinishedBatch>, ack: BatchAck) {
+        let written = file_name_of(&batch.report.batch_id)
+            .and_then(|name| write_json(&self.out.join("batches").join(name), &batch.report));
+        match written {
+            Ok(()) => ack.durable(),
+            Err(error) => ack.fail(error),
+        }
     }
 
     fn write_fleet(&mut self, fleet: &FleetReport) -> Result<(), SinkError> {

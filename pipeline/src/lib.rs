@@ -11,9 +11,11 @@
 //! shares; ranges are parsed zero-copy and pre-aggregated per (file, code); the gather
 //! emits each batch's report exactly once, when the frontier passes the batch's time;
 //! differential keeps the fleet's Top-K incrementally (and a windowed one that retracts
-//! expired batches); sinks hand reports to [`ReportWriter`]s, and a probe after them tells
-//! the source which times are durably written.
+//! expired batches); sinks hand reports to [`ReportWriter`]s without waiting for them and
+//! hold each batch's time until its [`BatchAck`]s say it is stored, and a probe after them
+//! tells the source which times are durably written.
 
+pub mod ack;
 pub mod cluster;
 pub mod commit;
 pub mod dataflow;
@@ -34,6 +36,7 @@ pub mod write;
 
 use std::sync::Arc;
 
+pub use ack::{AckWatch, BatchAck};
 pub use cluster::ClusterConfig;
 pub use dataflow::DataflowConfig;
 pub use feed::{ChannelFeed, Feed, FeedEvent, FeedState, VecFeed};

@@ -12,8 +12,13 @@ pub struct Metrics {
     pub ranges_parsed: AtomicU64,
     pub bytes_parsed: AtomicU64,
     pub records_parsed: AtomicU64,
+    /// Batches durably stored (acknowledged by every writer).
     pub batches_finished: AtomicU64,
+    /// Of those, batches whose report says `failed`.
     pub batches_failed: AtomicU64,
+    /// Store writes (and status steps) that failed transiently and were tried again; a
+    /// store writer given these metrics counts them. Rising steadily: the store is down.
+    pub store_write_retries: AtomicU64,
 }
 
 impl Metrics {

@@ -49,7 +49,8 @@ pub enum RunError {
     Worker(String),
 }
 
-/// Runs the job until the feed is finished and everything is durably written.
+/// Runs the job until the feed is finished and everything is durably written (every
+/// batch acknowledged), or until a write fails for good.
 pub fn run(job: Job) -> Result<(), RunError> {
     let config = job.cluster.timely_config()?;
     let cache = MapCache::new(job.resolver.clone());
@@ -82,8 +83,17 @@ pub fn run(job: Job) -> Result<(), RunError> {
             },
         };
         let durable = worker.dataflow::<crate::items::Time, _, _>(|scope| build(scope, &dataflow, parts));
+        // Done only when every time is durable: every batch acknowledged by every writer,
+        // wherever its write runs. Parking is safe: an ack unparks the worker through the
+        // sink's activator; the timeout bounds how late an error of another worker is seen.
         while !durable.done() {
             if let Some(error) = worker_errors.get() {
+                // A batch that failed for good holds its time forever, so the dataflow
+                // would never finish: drop it, or timely would keep stepping it after
+                // this closure returns. Every worker of the process sees the error.
+                for dataflow in worker.installed_dataflows() {
+                    worker.drop_dataflow(dataflow);
+                }
                 return Err(RunError::Write(error));
             }
             worker.step_or_park(Some(Duration::from_millis(50)));

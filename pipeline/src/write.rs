@@ -1,6 +1,8 @@
 //! Sink operators: hand finished batches and fleet snapshots to the worker's writers.
-//! Their outputs feed the `durable` probe: the probe passes a time once every worker has
-//! written everything of that time.
+//! Their outputs feed the `durable` probe: the probe passes a time once every worker's
+//! writers acknowledged everything of that time as durably stored, never earlier, so
+//! what the probe drives (Kafka offsets, the source's backpressure, the end of a run) only
+//! ever counts stored batches.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -13,6 +15,7 @@ use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::Capability;
 use timely::dataflow::operators::generic::Operator;
 
+use crate::ack::{AckInbox, Acked, Ticket};
 use crate::fleet::{Rank, Total};
 use crate::items::Time;
 use crate::metrics::Metrics;
@@ -37,31 +40,97 @@ impl ErrorSlot {
     }
 }
 
-/// Writes every finished batch, on the worker that gathered it.
+/// A batch handed to the writers and not yet acknowledged by all of them.
+struct Pending {
+    /// Holds the batch's time open until every writer acknowledged the batch.
+    cap: Capability<Time>,
+    time: Time,
+    batch_id: String,
+    /// The batch's own status is `failed` (a report, not a write error).
+    report_failed: bool,
+    /// Writers that have not answered yet.
+    awaiting: usize,
+    /// A writer failed the batch for good.
+    write_failed: bool,
+}
+
+impl Pending {
+    /// Counts the durable batch and returns the capability to emit its time with.
+    fn durable(self, metrics: &Metrics) -> (Capability<Time>, Time) {
+        tracing::debug!(batch_id = %self.batch_id, time = self.time, "batch durable");
+        Metrics::add(&metrics.batches_finished, 1);
+        if self.report_failed {
+            Metrics::add(&metrics.batches_failed, 1);
+        }
+        (self.cap, self.time)
+    }
+}
+
+/// Hands every finished batch, on the worker that gathered it, to the worker's writers
+/// without waiting for them, and emits the batch's time once every writer acknowledged
+/// the batch as durably stored. A batch whose write failed for good keeps its time open
+/// for the rest of the run (which `errors` stops): it never looks durable.
 pub fn batch_sink<'s>(
     finished: StreamVec<'s, Time, (Time, FinishedBatch)>,
     writers: Writers,
     errors: ErrorSlot,
     metrics: Arc<Metrics>,
 ) -> StreamVec<'s, Time, Time> {
-    finished.unary::<CapacityContainerBuilder<Vec<Time>>, _, _, _>(Pipeline, "BatchSink", move |_, _| {
+    let scope = finished.scope();
+    finished.unary::<CapacityContainerBuilder<Vec<Time>>, _, _, _>(Pipeline, "BatchSink", move |_, info| {
+        // Acks arrive from other threads; the activator schedules this operator (and
+        // unparks the worker) for each, as `unary` is scheduled only when data arrives.
+        let mut inbox = AckInbox::new(scope.worker().sync_activator_for(info.address.to_vec()));
+        let mut pending: HashMap<Ticket, Pending> = HashMap::new();
+        let mut never_durable: Vec<Capability<Time>> = Vec::new();
         move |input, output| {
             input.for_each_stamp(|cap, data| {
+                let mut writers = writers.borrow_mut();
                 for (time, batch) in data.flat_map(|d| d.drain(..)) {
-                    for writer in writers.borrow_mut().iter_mut() {
-                        if let Err(error) = writer.write_batch(&batch) {
-                            let id = &batch.report.batch_id;
-                            tracing::error!(batch_id = %id, %error, "batch write failed");
-                            errors.set(format!("writing batch {id}: {error}"));
-                        }
+                    let entry = Pending {
+                        cap: cap.delayed(&time, 0),
+                        time,
+                        batch_id: batch.report.batch_id.clone(),
+                        report_failed: batch.report.status == BatchStatus::Failed,
+                        awaiting: writers.len(),
+                        write_failed: false,
+                    };
+                    if writers.is_empty() {
+                        let (cap, time) = entry.durable(&metrics);
+                        output.session(&cap).give(time);
+                        continue;
                     }
-                    Metrics::add(&metrics.batches_finished, 1);
-                    if batch.report.status == BatchStatus::Failed {
-                        Metrics::add(&metrics.batches_failed, 1);
+                    let ticket = inbox.ticket();
+                    pending.insert(ticket, entry);
+                    let batch = Arc::new(batch);
+                    for writer in writers.iter_mut() {
+                        writer.write_batch(batch.clone(), inbox.ack(ticket));
                     }
-                    output.session(&cap.delayed(&time, 0)).give(time);
                 }
             });
+            for Acked { ticket, outcome } in inbox.drain() {
+                let Some(batch) = pending.get_mut(&ticket) else {
+                    debug_assert!(false, "an ack for a batch that is not pending");
+                    continue;
+                };
+                debug_assert!(batch.awaiting > 0, "more acks than writers");
+                batch.awaiting -= 1;
+                if let Err(error) = outcome {
+                    tracing::error!(batch_id = %batch.batch_id, %error, "batch write failed");
+                    errors.set(format!("writing batch {}: {error}", batch.batch_id));
+                    batch.write_failed = true;
+                }
+                if batch.awaiting > 0 {
+                    continue;
+                }
+                let Some(batch) = pending.remove(&ticket) else { continue };
+                if batch.write_failed {
+                    never_durable.push(batch.cap);
+                    continue;
+                }
+                let (cap, time) = batch.durable(&metrics);
+                output.session(&cap).give(time);
+            }
         }
     })
 }
@@ -84,7 +153,9 @@ pub enum FleetChange {
 type PendingChanges = (Capability<Time>, Vec<(FleetChange, isize)>);
 
 /// Keeps the fleet report on worker 0 and writes it whenever a time completes (and once
-/// at the end, so an empty run still has a fleet report).
+/// at the end, so an empty run still has a fleet report). The writes are synchronous (the
+/// store's are no-ops, the JSON file's quick); a time whose write failed is never emitted
+/// and keeps its capability for the rest of the run (which `errors` stops).
 pub fn fleet_sink<'s>(
     changes: StreamVec<'s, Time, (FleetChange, Time, isize)>,
     k: usize,
@@ -103,7 +174,10 @@ pub fn fleet_sink<'s>(
             let mut pending: BTreeMap<Time, PendingChanges> = BTreeMap::new();
             let mut state: HashMap<FleetChange, isize> = HashMap::new();
             let mut written = false;
+            let mut never_durable: Vec<Capability<Time>> = Vec::new();
+            // Whether every writer stored the report.
             let write = move |report: &FleetReport| {
+                let mut stored = true;
                 for writer in writers.borrow_mut().iter_mut() {
                     let result = match view {
                         FleetView::AllTime => writer.write_fleet(report),
@@ -112,8 +186,10 @@ pub fn fleet_sink<'s>(
                     if let Err(error) = result {
                         tracing::error!(%error, "fleet write failed");
                         errors.set(format!("writing the fleet report: {error}"));
+                        stored = false;
                     }
                 }
+                stored
             };
             move |(input, frontier), output| {
                 input.for_each_stamp(|cap, data| {
@@ -135,8 +211,11 @@ pub fn fleet_sink<'s>(
                             state.remove(&change);
                         }
                     }
-                    write(&fleet_report(&state, k));
                     written = true;
+                    if !write(&fleet_report(&state, k)) {
+                        never_durable.push(cap);
+                        continue;
+                    }
                     output.session(&cap).give(time);
                 }
                 if frontier.is_empty() && !written && pending.is_empty() && is_worker_0 {

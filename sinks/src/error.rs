@@ -43,6 +43,46 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// Whether trying the same statement again later may succeed: the server was
+    /// unreachable, a connection broke or timed out, a lock or serialisation conflict.
+    /// Not: a batch the store refuses (a constraint, the status trigger, invalid values),
+    /// a statement the database does not understand, a closed store: retrying those would
+    /// only spin, so the writer gives up on them and stops the run.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Connect { .. } => true,
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                if self.is_constraint_violation() {
+                    return false;
+                }
+                // Postgres: data exceptions (22) and syntax or access rule violations (42)
+                // are the statement's fault; the rest (connection, shutdown, lock,
+                // serialisation, resources) pass. SQLite: busy and locked pass.
+                let code = db.code().unwrap_or_default();
+                if db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some() {
+                    !(code.starts_with("22") || code.starts_with("42"))
+                } else {
+                    code.parse::<u32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6))
+                }
+            }
+            StoreError::Database(e) => matches!(
+                e,
+                sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::WorkerCrashed
+                    | sqlx::Error::Protocol(_)
+            ),
+            StoreError::UnsupportedUrl(_)
+            | StoreError::Migrate(_)
+            | StoreError::OutOfRange(_)
+            | StoreError::Corrupt(_)
+            | StoreError::InvalidBatch { .. } => false,
+        }
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         StoreError::Database(e)

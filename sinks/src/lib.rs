@@ -5,14 +5,18 @@
 //!   query, the LLM token budget and the Kafka offset checkpoints.
 //! - [`diagnosis`]: the rule engine over the DTC knowledge base, the optional LLM step
 //!   with its budget and fallbacks.
-//! - [`StoreWriter`]: the pipeline's [`argus_pipeline::sink::ReportWriter`] over a store.
+//! - [`StoreWriter`]: the pipeline's [`argus_pipeline::sink::ReportWriter`] over a store:
+//!   writes run on a tokio runtime and are acknowledged once committed, transient failures
+//!   retried with [`Backoff`].
 
 pub mod diagnosis;
 mod error;
+mod retry;
 pub mod store;
 mod writer;
 
 pub use error::StoreError;
+pub use retry::Backoff;
 pub use store::{
     Backend, BatchState, FleetQuery, KafkaOffset, Store, StoreOptions, TimeWindow, WriteOutcome,
 };

@@ -1,15 +1,18 @@
-//! The pipeline's report writer over a [`Store`]: diagnose, then write everything of the
-//! batch in one transaction.
+//! The pipeline's report writer over a [`Store`]: commit `diagnosing`, diagnose, then
+//! write everything of the batch in one transaction, on the store's tokio runtime, never
+//! on the timely worker.
 
 use std::sync::Arc;
 
 use argus_pipeline::report::{FinishedBatch, FleetReport};
 use argus_pipeline::sink::{ReportWriter, SinkError};
+use argus_pipeline::{BatchAck, Metrics};
 use tokio::runtime::Handle;
 
 use crate::diagnosis::Diagnoser;
 use crate::error::StoreError;
-use crate::store::{KafkaOffset, Store, WriteOutcome};
+use crate::retry::{Backoff, GaveUp, retrying};
+use crate::store::{BatchState, KafkaOffset, Store, WriteOutcome};
 
 /// Diagnoses and stores a finished batch (and the Kafka offsets it covers). A batch that
 /// is already final is neither diagnosed again nor charged to the LLM budget; the offsets
@@ -21,11 +24,10 @@ pub async fn write_finished_batch(
     offsets: &[KafkaOffset],
 ) -> Result<WriteOutcome, StoreError> {
     let id = batch.report.batch_id.as_str();
-    if let Some(status) = store.get_status(id).await?.filter(|s| s.is_terminal()) {
+    if let Some(status) = begin_diagnosis(store, id).await? {
         if !offsets.is_empty() {
             store.commit_offsets(offsets).await?;
         }
-        tracing::debug!(batch_id = id, status = %status, "batch already stored");
         return Ok(WriteOutcome::AlreadyFinal(status));
     }
     let diagnosis = diagnoser.diagnose(store, batch).await;
@@ -34,27 +36,79 @@ pub async fn write_finished_batch(
     store.write_batch_with_offsets(batch, &diagnosis, offsets).await
 }
 
-/// A [`ReportWriter`] that stores batches in a [`Store`]. The pipeline calls it from timely
-/// worker threads (never from async code), so it blocks on `handle`, which must belong to
-/// a multi-thread tokio runtime: the one the store was opened on.
+/// Commits `diagnosing` for a batch about to be diagnosed, so that readers see the step
+/// while the (possibly slow) diagnosis runs. Returns the batch's state instead when it is
+/// already final: then there is nothing to diagnose.
+async fn begin_diagnosis(store: &Store, batch_id: &str) -> Result<Option<BatchState>, StoreError> {
+    if let Some(status) = store.get_status(batch_id).await?.filter(|s| s.is_terminal()) {
+        tracing::debug!(batch_id, status = %status, "batch already stored");
+        return Ok(Some(status));
+    }
+    store.advance_status(batch_id, BatchState::Diagnosing).await?;
+    Ok(None)
+}
+
+/// A [`ReportWriter`] that stores batches in a [`Store`]. `write_batch` only spawns the
+/// batch's work on `handle` (a runtime that outlives the run: the one the store was opened
+/// on) and returns, so the timely worker goes on parsing while an LLM call or a store that
+/// is down holds one batch; batches are stored concurrently, each acknowledged when its
+/// transaction committed. Transient store failures are retried with `backoff` (each retry
+/// counted in `Metrics::store_write_retries`) for as long as the run waits; a batch the
+/// store refuses (invalid, a constraint) fails its ack, which stops the run.
 #[derive(Debug, Clone)]
 pub struct StoreWriter {
     store: Store,
     diagnoser: Arc<Diagnoser>,
     handle: Handle,
+    metrics: Arc<Metrics>,
+    backoff: Backoff,
 }
 
 impl StoreWriter {
-    pub fn new(store: Store, diagnoser: Arc<Diagnoser>, handle: Handle) -> Self {
-        Self { store, diagnoser, handle }
+    pub fn new(store: Store, diagnoser: Arc<Diagnoser>, handle: Handle, metrics: Arc<Metrics>) -> Self {
+        Self { store, diagnoser, handle, metrics, backoff: Backoff::default() }
+    }
+
+    /// Waits between retries of a failed store call.
+    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Stores one batch, retrying transient failures; diagnoses it at most once.
+    async fn store_batch(&self, batch: &FinishedBatch, ack: &BatchAck) -> Result<WriteOutcome, GaveUp> {
+        let id = batch.report.batch_id.as_str();
+        let (backoff, retries) = (self.backoff, &self.metrics.store_write_retries);
+        let awaited = || ack.is_awaited();
+        let begun =
+            retrying("diagnosing step", id, backoff, retries, awaited, || begin_diagnosis(&self.store, id));
+        if let Some(status) = begun.await? {
+            return Ok(WriteOutcome::AlreadyFinal(status));
+        }
+        let diagnosis = self.diagnoser.diagnose(&self.store, batch).await;
+        retrying("batch write", id, backoff, retries, awaited, || self.store.write_batch(batch, &diagnosis))
+            .await
     }
 }
 
 impl ReportWriter for StoreWriter {
-    fn write_batch(&mut self, batch: &FinishedBatch) -> Result<(), SinkError> {
-        let outcome = self.handle.block_on(write_finished_batch(&self.store, &self.diagnoser, batch, &[]))?;
-        tracing::debug!(batch_id = %batch.report.batch_id, outcome = ?outcome, "batch stored");
-        Ok(())
+    fn write_batch(&mut self, batch: Arc<FinishedBatch>, ack: BatchAck) {
+        let writer = self.clone();
+        self.handle.spawn(async move {
+            let id = batch.report.batch_id.as_str();
+            match writer.store_batch(&batch, &ack).await {
+                Ok(outcome) => {
+                    tracing::debug!(batch_id = id, outcome = ?outcome, "batch stored");
+                    ack.durable();
+                }
+                Err(GaveUp::Refused(error)) => {
+                    tracing::error!(batch_id = id, %error, "the store refused the batch");
+                    ack.fail(Box::new(error) as SinkError);
+                }
+                // The run is over: nobody reads the ack; dropping it says so.
+                Err(GaveUp::Abandoned) => drop(ack),
+            }
+        });
     }
 
     /// Nothing to store: the fleet report is a query over the stored batches

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 
 use argus_parser::{Compression, KIND_DTC, KIND_LOG, RecWriter, Record, WriterConfig};
 use argus_pipeline::{
-    ClusterConfig, DataflowConfig, FileReady, FinishedBatch, FleetReport, Job, LocalResolver, Metrics,
-    ReportWriter, SinkError,
+    BatchAck, ClusterConfig, DataflowConfig, FileReady, FinishedBatch, FleetReport, Job, LocalResolver,
+    Metrics, ReportWriter, SinkError,
 };
 
-/// Captures what the dataflow writes.
+/// Captures what the dataflow writes, acknowledging each batch at once.
 #[derive(Clone, Default)]
 pub struct Capture {
     pub batches: Arc<Mutex<Vec<FinishedBatch>>>,
@@ -20,9 +20,9 @@ pub struct Capture {
 }
 
 impl ReportWriter for Capture {
-    fn write_batch(&mut self, batch: &FinishedBatch) -> Result<(), SinkError> {
-        self.batches.lock().unwrap().push(batch.clone());
-        Ok(())
+    fn write_batch(&mut self, batch: Arc<FinishedBatch>, ack: BatchAck) {
+        self.batches.lock().unwrap().push(FinishedBatch::clone(&batch));
+        ack.durable();
     }
     fn write_fleet(&mut self, fleet: &FleetReport) -> Result<(), SinkError> {
         *self.fleet.lock().unwrap() = Some(fleet.clone());

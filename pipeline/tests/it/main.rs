@@ -2,6 +2,7 @@
 
 mod commit;
 mod common;
+mod durable;
 mod fleet;
 mod source;
 mod whole_file;

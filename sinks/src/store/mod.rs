@@ -5,6 +5,7 @@
 //! pick their text by [`Backend`]. The [`with_pool!`] macro expands one body for each pool
 //! type, so every query is type-checked against both drivers.
 
+mod advance;
 mod budget;
 mod fleet;
 mod read;

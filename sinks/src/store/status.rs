@@ -60,6 +60,13 @@ impl BatchState {
         matches!(self, BatchState::Completed | BatchState::Failed)
     }
 
+    /// Whether `self` comes before `to` on the forward chain: a working state that `to`
+    /// lies ahead of. A final state precedes nothing, and `failed` is not on the chain.
+    pub fn precedes(self, to: BatchState) -> bool {
+        let at = |s| CHAIN.iter().position(|&c| c == s);
+        !self.is_terminal() && matches!((at(self), at(to)), (Some(a), Some(b)) if a < b)
+    }
+
     /// Whether `self → to` is one legal move (the same table as the database's).
     pub fn can_move_to(self, to: BatchState) -> bool {
         if to == BatchState::Failed {
@@ -130,6 +137,14 @@ mod tests {
         assert!(Completed.path_to(Failed).is_none());
         assert!(Failed.path_to(Completed).is_none());
         assert!(Diagnosing.path_to(Uploaded).is_none());
+    }
+
+    #[test]
+    fn only_working_states_precede_later_ones() {
+        assert!(Pending.precedes(Diagnosing) && Scattering.precedes(Gathering));
+        assert!(!Gathering.precedes(Scattering) && !Gathering.precedes(Gathering));
+        assert!(!Completed.precedes(Diagnosing) && !Failed.precedes(Diagnosing));
+        assert!(!Uploaded.precedes(Failed));
     }
 
     #[test]

@@ -3,11 +3,14 @@
 
 mod common;
 
+mod advance;
 mod concurrency;
 mod diagnosis;
 mod llm;
 mod migrations;
 mod reads;
+mod stalled_llm;
 mod status;
+mod store_down;
 mod vectors;
 mod writes;

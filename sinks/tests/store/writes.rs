@@ -1,5 +1,8 @@
 //! Batch writes: complete and idempotent, offsets monotone, bad input refused whole.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use argus_sinks::diagnosis::Diagnoser;
 use argus_sinks::{BatchState, KafkaOffset, WriteOutcome, write_finished_batch};
 
@@ -150,22 +153,27 @@ async fn checks_refuse_raw_rows(db: &TestDb) {
 }
 both_backends!(raw_checks, checks_refuse_raw_rows);
 
-/// The pipeline calls the writer from a plain (timely worker) thread: it blocks on the
-/// runtime the store was opened on.
+/// The pipeline calls the writer from a plain (timely worker) thread: `write_batch`
+/// returns at once, the batch is stored on the runtime the store was opened on and
+/// acknowledged once committed.
 async fn report_writer_from_a_worker_thread(db: &TestDb) {
     use argus_pipeline::sink::ReportWriter;
 
     let mut writer = argus_sinks::StoreWriter::new(
         db.store.clone(),
-        std::sync::Arc::new(Diagnoser::rules_only()),
+        Arc::new(Diagnoser::rules_only()),
         tokio::runtime::Handle::current(),
+        Arc::new(argus_pipeline::Metrics::default()),
     );
     let batch = synthetic("w-1", "VINW", &[("P0301-00", 2)]);
     let fleet = argus_pipeline::report::FleetReport::from_batches([&batch], 10);
-    let written = batch.clone();
+    let written = Arc::new(batch.clone());
     tokio::task::spawn_blocking(move || {
-        writer.write_batch(&written).expect("write");
-        writer.write_batch(&written).expect("rewrite");
+        for what in ["write", "rewrite"] {
+            let (ack, watch) = argus_pipeline::BatchAck::standalone();
+            writer.write_batch(written.clone(), ack);
+            watch.wait(Duration::from_secs(30)).expect(what).expect(what);
+        }
         writer.write_fleet(&fleet).expect("fleet");
     })
     .await
@@ -174,3 +182,31 @@ async fn report_writer_from_a_worker_thread(db: &TestDb) {
     assert_eq!(db.store.get_status("w-1").await.expect("status"), Some(BatchState::Completed));
 }
 both_backends!(report_writer, report_writer_from_a_worker_thread);
+
+/// A batch the store refuses fails its ack at once: no retries, nothing stored, and the
+/// pipeline stops the run instead of spinning on it.
+async fn refused_batch_fails_its_ack(db: &TestDb) {
+    use argus_pipeline::sink::ReportWriter;
+
+    let metrics = Arc::new(argus_pipeline::Metrics::default());
+    let mut writer = argus_sinks::StoreWriter::new(
+        db.store.clone(),
+        Arc::new(Diagnoser::rules_only()),
+        tokio::runtime::Handle::current(),
+        metrics.clone(),
+    );
+    let mut batch = synthetic("w-bad", "VINW", &[("P0301-00", 2)]);
+    batch.report.error_events += 1; // the code counts no longer add up
+    let outcome = tokio::task::spawn_blocking(move || {
+        let (ack, watch) = argus_pipeline::BatchAck::standalone();
+        writer.write_batch(Arc::new(batch), ack);
+        watch.wait(Duration::from_secs(30))
+    })
+    .await
+    .expect("worker thread");
+    let error = outcome.expect("acknowledged").expect_err("refused");
+    assert!(error.to_string().contains("invalid batch w-bad"), "{error}");
+    assert_eq!(argus_pipeline::Metrics::get(&metrics.store_write_retries), 0);
+    assert_eq!(db.store.get_report("w-bad").await.expect("read"), None);
+}
+both_backends!(refused_batch, refused_batch_fails_its_ack);

@@ -17,6 +17,9 @@ pub enum Behaviour {
     Slow(Duration),
     /// This HTTP status with a short body.
     Status(u16),
+    /// Waits this long before answering a request whose user message contains `needle`;
+    /// answers the others at once (as `Slow` answers).
+    StallIf { needle: String, delay: Duration },
 }
 
 pub struct LlmServer {
@@ -92,6 +95,14 @@ async fn serve(
             (200, completion("{}", 10))
         }
         Behaviour::Status(code) => (code, r#"{"error":{"message":"boom"}}"#.to_owned()),
+        Behaviour::StallIf { needle, delay } => {
+            let body: Option<serde_json::Value> = serde_json::from_slice(&buf[head_end..]).ok();
+            let user = body.as_ref().and_then(|b| b["messages"][1]["content"].as_str()).unwrap_or_default();
+            if user.contains(&needle) {
+                tokio::time::sleep(delay).await;
+            }
+            (200, completion("{}", 10))
+        }
     };
     let response = format!(
         "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod dataflow;
 pub mod fixtures;
 pub mod llm_server;
 
