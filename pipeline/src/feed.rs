@@ -50,6 +50,11 @@ pub trait Feed {
     /// all the files of one batch; the source asks for one batch at a time this way.
     fn poll(&mut self, max: usize, out: &mut Vec<FeedEvent>) -> FeedState;
 
+    /// Every batch that entered the dataflow before `time` is durably written. Called on
+    /// every activation of the source (monitoring, tests); a feed that acknowledges its
+    /// input uses [`Feed::commit`] instead. Default: nothing to do.
+    fn durable_before(&mut self, _time: u64) {}
+
     /// New commit points: for each partition, the lowest position whose batch is not yet
     /// durably written (or the next position to read when there is none). Everything
     /// below a commit point is in the store; a feed that acknowledges its input records

@@ -110,6 +110,7 @@ pub fn run(args: PipelineArgs) -> anyhow::Result<ExitCode> {
 
     let handle = runtime.handle().clone();
     let metrics = Arc::new(Metrics::default());
+    let writer_metrics = metrics.clone();
     let job = Job {
         dataflow: DataflowConfig {
             k: args.k,
@@ -123,11 +124,12 @@ pub fn run(args: PipelineArgs) -> anyhow::Result<ExitCode> {
             Some(Box::new(feed) as Box<dyn Feed>)
         }),
         writers: Arc::new(move |_| {
-            let writer = StoreWriter::new(store.clone(), diagnoser.clone(), handle.clone());
+            let writer =
+                StoreWriter::new(store.clone(), diagnoser.clone(), handle.clone(), writer_metrics.clone());
             Ok(vec![Box::new(writer) as Box<dyn ReportWriter>])
         }),
         resolver: Arc::new(LocalResolver),
-        metrics,
+        metrics: metrics.clone(),
         fleet_seed,
     };
 

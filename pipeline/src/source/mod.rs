@@ -133,6 +133,7 @@ pub fn file_source<'s>(
 
             // Acknowledge what is durable, and make room for more batches.
             let durable_before = durable.with_frontier(|f| f.first().copied().unwrap_or(Time::MAX));
+            feed.durable_before(durable_before);
             let points = admission.acknowledge(durable_before);
             if !points.is_empty() {
                 feed.commit(&points);

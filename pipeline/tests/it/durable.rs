@@ -101,6 +101,7 @@ fn job_with<W: ReportWriter + Clone + Send + 'static>(
         }),
         resolver: Arc::new(LocalResolver),
         metrics,
+        fleet_seed: Vec::new(),
     }
 }
 

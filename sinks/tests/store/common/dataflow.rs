@@ -11,7 +11,7 @@ use argus_parser::{Compression, KIND_DTC, RecWriter, Record, WriterConfig};
 use argus_pipeline::source::SourceConfig;
 use argus_pipeline::{
     ChannelFeed, ClusterConfig, DataflowConfig, Feed, FeedEvent, FeedState, FileReady, Job, LocalResolver,
-    Metrics, ReportWriter,
+    Metrics, Position, ReportWriter,
 };
 use argus_sinks::StoreWriter;
 
@@ -45,37 +45,52 @@ pub fn rec_batch(dir: &Path, batch_id: &str, records: u64) -> Vec<FeedEvent> {
         location: path.to_string_lossy().into_owned(),
         file_count: 1,
         size: Some(std::fs::metadata(&path).expect("size").len()),
+        position: None,
     })]
 }
 
-/// A channel feed that remembers the latest `durable_before` the source told it.
+/// A channel feed that numbers the file events it passes on (offsets 0, 1, … of one
+/// partition) and remembers the latest commit point the source told it: an event is
+/// durable once the point is past its offset.
 pub struct WatchedFeed {
     inner: ChannelFeed,
-    durable_before: Arc<AtomicU64>,
+    next_offset: i64,
+    committed: Arc<AtomicU64>,
 }
 
 impl Feed for WatchedFeed {
     fn poll(&mut self, max: usize, out: &mut Vec<FeedEvent>) -> FeedState {
-        self.inner.poll(max, out)
+        let from = out.len();
+        let state = self.inner.poll(max, out);
+        for event in &mut out[from..] {
+            if let FeedEvent::File(file) = event {
+                file.position = Some(Position { partition: 0, offset: self.next_offset });
+                self.next_offset += 1;
+            }
+        }
+        state
     }
 
-    fn durable_before(&mut self, time: u64) {
-        self.durable_before.store(time, Ordering::SeqCst);
+    fn commit(&mut self, points: &[Position]) {
+        for point in points {
+            self.committed.fetch_max(u64::try_from(point.offset).unwrap_or(0), Ordering::SeqCst);
+        }
     }
 }
 
-/// A live feed with a clock stopped at `now`: a batch sent opens at `now`, and the
-/// returned counter shows the durable frontier.
+/// A live feed with a clock stopped at `now`: a batch sent enters at `now`, and the
+/// returned counter shows the commit point (the first event sent is durable once it is
+/// above 0).
 pub fn live_feed(now: u64) -> (Sender<FeedEvent>, Box<dyn Feed + Send>, Arc<AtomicU64>, SourceConfig) {
     let (tx, rx) = mpsc::channel();
-    let durable_before = Arc::new(AtomicU64::new(0));
-    let feed = WatchedFeed { inner: ChannelFeed::new(rx), durable_before: durable_before.clone() };
+    let committed = Arc::new(AtomicU64::new(0));
+    let feed = WatchedFeed { inner: ChannelFeed::new(rx), next_offset: 0, committed: committed.clone() };
     let source = SourceConfig {
         clock: Arc::new(move || now),
         idle_tick: Duration::from_millis(5),
         ..SourceConfig::default()
     };
-    (tx, Box::new(feed), durable_before, source)
+    (tx, Box::new(feed), committed, source)
 }
 
 /// A one-worker job reading `feed` and storing through `writer`.
@@ -95,6 +110,7 @@ pub fn store_job(
         writers: Arc::new(move |_| Ok(vec![Box::new(writer.clone()) as Box<dyn ReportWriter>])),
         resolver: Arc::new(LocalResolver),
         metrics,
+        fleet_seed: Vec::new(),
     }
 }
 
