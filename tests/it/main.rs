@@ -2,9 +2,11 @@
 //! subcommand end to end, against real services where it needs them.
 
 mod broker;
+mod db;
 mod generate;
 mod inspect;
 mod replay;
 mod s3;
 mod store;
+mod streaming;
 mod util;
