@@ -151,7 +151,8 @@ pub fn run(args: PipelineArgs) -> anyhow::Result<ExitCode> {
         Err(signal) => {
             tracing::info!(signal, "shutting down: finishing complete batches");
             ingest.shut_down();
-            let stopped = runtime.block_on(tokio::time::timeout(args.shutdown_timeout, ingest.stopped()));
+            let stopped = runtime
+                .block_on(async { tokio::time::timeout(args.shutdown_timeout, ingest.stopped()).await });
             if stopped.is_err() {
                 tracing::warn!(timeout = ?args.shutdown_timeout, "shutdown timed out; unfinished batches will be read again");
             }

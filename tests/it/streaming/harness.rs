@@ -37,16 +37,16 @@ pub struct PipelineProcess {
 }
 
 /// How to start `argus pipeline`.
-pub struct PipelineArgs<'a> {
+pub struct PipelineArgs {
     pub brokers: String,
     pub database_url: String,
-    pub object_store: &'a Path,
+    pub object_store: PathBuf,
     pub log: PathBuf,
     pub extra: Vec<String>,
 }
 
 impl PipelineProcess {
-    pub fn start(args: &PipelineArgs<'_>) -> Self {
+    pub fn start(args: &PipelineArgs) -> Self {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&args.log).unwrap();
         let child = argus()
             .env("RUST_LOG", "info")
@@ -54,7 +54,7 @@ impl PipelineProcess {
             .args(["--brokers", &args.brokers, "--topic", TOPIC, "--dlq-topic", DLQ])
             .args(["--database-url", &args.database_url])
             .arg("--object-store")
-            .arg(args.object_store)
+            .arg(&args.object_store)
             .args(&args.extra)
             .stdout(Stdio::null())
             .stderr(log)
