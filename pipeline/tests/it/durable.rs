@@ -202,3 +202,47 @@ fn acks_from_other_threads_end_the_run_only_when_all_arrived() {
         assert_eq!(Metrics::get(&metrics.batches_finished), 12, "-w {workers}");
     }
 }
+
+/// The batch sink alone, stepped by hand: a batch whose write failed for good keeps its
+/// time before the probe even while the dataflow goes on running (as it would until the
+/// run notices the error), so nothing downstream can take it for written.
+#[test]
+fn a_failed_ack_holds_the_probe_for_good() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use argus_pipeline::write::{ErrorSlot, Writers, batch_sink};
+    use timely::dataflow::operators::Probe;
+    use timely::dataflow::operators::vec::Input;
+
+    timely::execute(timely::Config::thread(), |worker| {
+        let holding = Holding::default();
+        let writers: Writers =
+            Rc::new(RefCell::new(vec![Box::new(holding.clone()) as Box<dyn ReportWriter>]));
+        let errors = ErrorSlot::default();
+        let metrics = Arc::new(Metrics::default());
+        let (mut input, probe) = worker.dataflow::<u64, _, _>(|scope| {
+            let (input, finished) = scope.new_input::<(u64, FinishedBatch)>();
+            let (probe, _) = batch_sink(finished, writers, errors.clone(), metrics).probe();
+            (input, probe)
+        });
+        for (time, id) in [(5, "refused"), (6, "stored")] {
+            input.advance_to(time);
+            input.send((time, argus_pipeline::assemble_batch(id, 10, Vec::new())));
+        }
+        input.advance_to(7);
+        worker.step_while(|| holding.held().len() < 2);
+        holding.take("refused").fail("the store refused it".into());
+        holding.take("stored").durable();
+        for _ in 0..100 {
+            worker.step();
+        }
+        assert!(errors.get().is_some_and(|e| e.contains("the store refused it")));
+        assert!(probe.less_equal(&5), "the refused batch's time passed the probe");
+        // The held time would keep the dataflow, and this worker, alive for ever.
+        for dataflow in worker.installed_dataflows() {
+            worker.drop_dataflow(dataflow);
+        }
+    })
+    .expect("timely");
+}
