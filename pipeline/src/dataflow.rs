@@ -63,8 +63,8 @@ pub fn build(scope: Scope<'_, Time>, config: &DataflowConfig, parts: WorkerParts
 
     let items = file_source(scope, feed, config.source.clone(), durable.clone());
     let opened = items.clone().flat_map(|item| match item {
-        SourceItem::Open { time, batch_id, file_count } => {
-            Some(GatherPart::Open { time, batch_id, file_count })
+        SourceItem::Open { time, batch_id, file_count, first_event_ms } => {
+            Some(GatherPart::Open { time, batch_id, file_count, first_event_ms })
         }
         SourceItem::File { .. } => None,
     });

@@ -18,6 +18,7 @@ use crate::report::{BatchStatus, FileOutcome, FinishedBatch, assemble_batch};
 #[derive(Default)]
 struct BatchParts {
     file_count: u32,
+    first_event_ms: Option<Time>,
     heads: HashMap<String, FileHead>,
     parsed: HashMap<String, Parsed>,
 }
@@ -56,6 +57,7 @@ impl BatchParts {
         debug_assert!(parsed.is_empty(), "ranges of a file without a head");
         let arrived = files.len() as u32;
         let mut finished = assemble_batch(batch_id, k, files);
+        finished.meta.first_event_ms = self.first_event_ms;
         if arrived < self.file_count {
             // Timed out: the live service reports such a batch as failed, naming what is missing.
             finished.report.status = BatchStatus::Failed;
@@ -106,8 +108,10 @@ pub fn gather<'s>(
 
 fn add_part(batches: &mut BTreeMap<String, BatchParts>, part: GatherPart) {
     match part {
-        GatherPart::Open { batch_id, file_count, .. } => {
-            batches.entry(batch_id).or_default().file_count = file_count;
+        GatherPart::Open { batch_id, file_count, first_event_ms, .. } => {
+            let batch = batches.entry(batch_id).or_default();
+            batch.file_count = file_count;
+            batch.first_event_ms = Some(first_event_ms);
         }
         GatherPart::Head(head) => {
             batches.entry(head.batch_id.clone()).or_default().heads.insert(head.file_id.clone(), head);

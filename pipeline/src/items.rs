@@ -36,11 +36,13 @@ pub struct Position {
 /// never have to infer it from a message's stamp).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SourceItem {
-    /// A batch was opened; `file_count` files will follow (or it times out).
+    /// A batch entered; `file_count` files follow (fewer when it timed out).
     Open {
         time: Time,
         batch_id: String,
         file_count: u32,
+        /// When the source saw the batch's first event (ingest clock, ms).
+        first_event_ms: Time,
     },
     File {
         time: Time,
@@ -151,7 +153,7 @@ impl ScanPart {
 /// Everything the gather operator receives, routed by batch id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GatherPart {
-    Open { time: Time, batch_id: String, file_count: u32 },
+    Open { time: Time, batch_id: String, file_count: u32, first_event_ms: Time },
     Head(FileHead),
     Range { time: Time, batch_id: String, file_id: String, part: ScanPart },
 }

@@ -106,6 +106,10 @@ pub struct BatchMeta {
     pub locations: BTreeMap<String, String>,
     /// Why the batch failed, when it did (no readable file, timed out, …).
     pub failure: Option<String>,
+    /// When the source saw the batch's first event (ingest clock, ms): the start of its
+    /// end-to-end latency.
+    #[serde(default)]
+    pub first_event_ms: Option<u64>,
 }
 
 /// A finished batch as handed to report writers.
@@ -176,6 +180,7 @@ pub fn assemble_batch(batch_id: &str, k: usize, mut files: Vec<FileOutcome>) -> 
         failure: readable.is_empty().then(|| {
             if files.is_empty() { "batch has no files".to_owned() } else { "no file was readable".to_owned() }
         }),
+        first_event_ms: None,
     };
     FinishedBatch { report, meta, code_counts }
 }

@@ -11,6 +11,7 @@
 
 pub mod diagnosis;
 mod error;
+mod fleet_writer;
 mod retry;
 pub mod store;
 mod writer;

@@ -11,8 +11,9 @@ use tokio::runtime::Handle;
 
 use crate::diagnosis::Diagnoser;
 use crate::error::StoreError;
+use crate::fleet_writer::FleetRowWriter;
 use crate::retry::{Backoff, GaveUp, retrying};
-use crate::store::{BatchState, KafkaOffset, Store, WriteOutcome};
+use crate::store::{BatchState, FleetView, KafkaOffset, Store, WriteOutcome};
 
 /// Diagnoses and stores a finished batch (and the Kafka offsets it covers). A batch that
 /// is already final is neither diagnosed again nor charged to the LLM budget; the offsets
@@ -62,16 +63,25 @@ pub struct StoreWriter {
     handle: Handle,
     metrics: Arc<Metrics>,
     backoff: Backoff,
+    fleet: FleetRowWriter,
+    fleet_window: FleetRowWriter,
 }
 
 impl StoreWriter {
     pub fn new(store: Store, diagnoser: Arc<Diagnoser>, handle: Handle, metrics: Arc<Metrics>) -> Self {
-        Self { store, diagnoser, handle, metrics, backoff: Backoff::default() }
+        let backoff = Backoff::default();
+        let fleet = FleetRowWriter::new(store.clone(), FleetView::AllTime, handle.clone(), backoff);
+        let fleet_window = FleetRowWriter::new(store.clone(), FleetView::Window, handle.clone(), backoff);
+        Self { store, diagnoser, handle, metrics, backoff, fleet, fleet_window }
     }
 
     /// Waits between retries of a failed store call.
     pub fn with_backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
+        self.fleet =
+            FleetRowWriter::new(self.store.clone(), FleetView::AllTime, self.handle.clone(), backoff);
+        self.fleet_window =
+            FleetRowWriter::new(self.store.clone(), FleetView::Window, self.handle.clone(), backoff);
         self
     }
 
@@ -99,6 +109,10 @@ impl ReportWriter for StoreWriter {
             match writer.store_batch(&batch, &ack).await {
                 Ok(outcome) => {
                     tracing::debug!(batch_id = id, outcome = ?outcome, "batch stored");
+                    if let Some(first_event_ms) = batch.meta.first_event_ms {
+                        let latency_ms = argus_pipeline::system_clock()().saturating_sub(first_event_ms);
+                        metrics::histogram!("argus_batch_latency_seconds").record(latency_ms as f64 / 1000.0);
+                    }
                     ack.durable();
                 }
                 Err(GaveUp::Refused(error)) => {
@@ -111,10 +125,16 @@ impl ReportWriter for StoreWriter {
         });
     }
 
-    /// Nothing to store: the fleet report is a query over the stored batches
-    /// (`Store::fleet_top_errors`, over `batch_codes`), which covers every completed batch
-    /// and, unlike a snapshot, any window, VIN or firmware filter the API asks for.
-    fn write_fleet(&mut self, _fleet: &FleetReport) -> Result<(), SinkError> {
+    /// Hands the report to the latest-wins writer of the store's fleet rows (the API
+    /// serves them; filtered fleet queries run over `batch_codes`). Returns at once: the
+    /// rows are derived state, rebuilt from the stored batches after a restart.
+    fn write_fleet(&mut self, fleet: &FleetReport) -> Result<(), SinkError> {
+        self.fleet.write(fleet);
+        Ok(())
+    }
+
+    fn write_fleet_window(&mut self, fleet: &FleetReport) -> Result<(), SinkError> {
+        self.fleet_window.write(fleet);
         Ok(())
     }
 }

@@ -173,7 +173,12 @@ impl Admission {
             self.buffered -= batch.files.len();
             let in_flight = self.in_flight.entry(time).or_default();
             in_flight.batches += 1;
-            out.push(SourceItem::Open { time, batch_id: batch_id.clone(), file_count: batch.file_count });
+            out.push(SourceItem::Open {
+                time,
+                batch_id: batch_id.clone(),
+                file_count: batch.file_count,
+                first_event_ms: batch.first_seen,
+            });
             for file in batch.files {
                 in_flight.bytes += file.size.unwrap_or(0);
                 if let Some(at) = file.position {

@@ -8,6 +8,7 @@
 mod advance;
 mod budget;
 mod fleet;
+mod fleet_reports;
 mod read;
 mod seed;
 mod status;
@@ -23,6 +24,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use budget::{Reservation, TokenUsage};
 pub use fleet::{FleetQuery, TimeWindow};
+pub use fleet_reports::FleetView;
 pub use read::{BatchSummary, StoredBatch, StoredFile};
 pub use status::BatchState;
 pub use write::{KafkaOffset, WriteOutcome};

@@ -46,3 +46,32 @@ async fn a_pipeline_killed_at_twenty_random_moments_stores_every_batch_once() {
     store.close().await;
     db.drop_it().await;
 }
+
+/// At-least-once is the contract upstream (an upload completed twice publishes twice):
+/// events of batches the store already holds change nothing, even for a pipeline that
+/// restarted and remembers nothing of them.
+#[tokio::test(flavor = "multi_thread")]
+async fn events_published_again_after_a_restart_change_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = fleet_root(tmp.path(), 40);
+    let ids = batches_with_files(&root);
+    let replayed = replay(&root);
+    let partitions = 2;
+    let broker = broker_with_topics(partitions);
+    publish(&broker, &root);
+    let (db, store) = fresh_db().await;
+    let log = tmp.path().join("pipeline.log");
+    let args = pipeline_args(&broker, &db.url(), &root, &log);
+
+    let mut first = PipelineProcess::start(&args);
+    wait_final(&store, ids.len(), Duration::from_secs(120), &[&log]).await;
+    assert_matches_replay(&store, &replayed, &ids, &broker, partitions, "first run").await;
+    first.kill9();
+
+    let _second = PipelineProcess::start(&args);
+    publish(&broker, &root);
+    assert_matches_replay(&store, &replayed, &ids, &broker, partitions, "published again").await;
+    assert_eq!(final_batches(&store).await, ids.len());
+    store.close().await;
+    db.drop_it().await;
+}

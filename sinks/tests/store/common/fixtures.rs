@@ -122,6 +122,7 @@ pub fn synthetic(id: &str, vin: &str, codes: &[(&str, u64)]) -> FinishedBatch {
             firmware: Some("fw-1.0".into()),
             locations: BTreeMap::from([("seg-00.rec".to_owned(), format!("batches/{id}/seg-00.rec"))]),
             failure: None,
+            first_event_ms: None,
         },
         code_counts,
     }

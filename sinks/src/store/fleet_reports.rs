@@ -1,0 +1,55 @@
+//! The fleet reports the dataflow maintains, stored as its fleet sink writes them.
+
+use argus_pipeline::FleetReport;
+
+use super::{Store, dialect, to_json, with_pool};
+use crate::error::StoreError;
+
+/// Which fleet report a row holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FleetView {
+    /// Every completed batch.
+    AllTime,
+    /// The batches whose sessions ended within the pipeline's window.
+    Window,
+}
+
+impl FleetView {
+    fn as_str(self) -> &'static str {
+        match self {
+            FleetView::AllTime => "all",
+            FleetView::Window => "window",
+        }
+    }
+}
+
+impl Store {
+    /// Replaces the stored fleet report of a view.
+    pub async fn put_fleet_report(&self, view: FleetView, report: &FleetReport) -> Result<(), StoreError> {
+        let document = to_json(report)?;
+        let sql = dialect(
+            self.backend(),
+            "INSERT INTO fleet_reports (view, document) VALUES ($1, $2::json) ON CONFLICT (view) DO UPDATE \
+             SET document = excluded.document, updated_at_ms = excluded.updated_at_ms",
+            "INSERT INTO fleet_reports (view, document) VALUES ($1, $2) ON CONFLICT (view) DO UPDATE \
+             SET document = excluded.document, updated_at_ms = excluded.updated_at_ms",
+        );
+        with_pool!(self, pool => {
+            sqlx::query(sql).bind(view.as_str()).bind(&document).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// The stored fleet report of a view, as its JSON document.
+    pub async fn get_fleet_report_json(&self, view: FleetView) -> Result<Option<String>, StoreError> {
+        let sql = dialect(
+            self.backend(),
+            "SELECT document::text FROM fleet_reports WHERE view = $1",
+            "SELECT document FROM fleet_reports WHERE view = $1",
+        );
+        let document = with_pool!(self, pool => {
+            sqlx::query_scalar(sql).bind(view.as_str()).fetch_optional(pool).await?
+        });
+        Ok(document)
+    }
+}
