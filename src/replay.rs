@@ -102,13 +102,14 @@ impl ClusterArgs {
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
     let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 24h"))?;
-    let seconds = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" | "" => n * 3600,
-        "d" => n * 86_400,
+    let unit_seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" | "" => 3600,
+        "d" => 86_400,
         _ => return Err(format!("unknown unit {unit:?} in {text:?} (use s, m, h or d)")),
     };
+    let seconds = n.checked_mul(unit_seconds).ok_or_else(|| format!("{text:?} is too long a duration"))?;
     Ok(Duration::from_secs(seconds))
 }
 
@@ -214,7 +215,11 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let progress = Progress::start(metrics.clone());
     let result = argus_pipeline::run(job);
     progress.finish();
-    let _ = std::fs::remove_dir_all(&spool);
+    // The resolver removes each spooled file once the dataflow is done with it; only a
+    // spool directory of our own making goes too, never one the user named.
+    if args.spool.is_none() {
+        let _ = std::fs::remove_dir_all(&spool);
+    }
     result.context("replay failed")?;
     tracing::info!(
         batches = Metrics::get(&metrics.batches_finished),
@@ -265,5 +270,13 @@ mod tests {
         assert!(parse_nonzero_size("0").is_err());
         assert!(parse_nonzero_size("0GiB").is_err());
         assert_eq!(parse_nonzero_size("1B"), Ok(1));
+    }
+
+    #[test]
+    fn durations_parse_and_overflow_is_an_error() {
+        assert_eq!(parse_duration("90m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert!(parse_duration("213503982334601d").is_err(), "n * 86,400 overflows u64");
+        assert!(parse_duration("5w").is_err());
     }
 }

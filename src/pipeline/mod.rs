@@ -3,6 +3,7 @@
 //! once, and commit points are recorded there once the batches below them are durable.
 
 mod ledger;
+mod telemetry;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -67,12 +68,10 @@ pub fn run(args: PipelineArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting tokio")?;
+    // Served first, so that every metric recorded from here on is exported.
+    let metrics = Arc::new(Metrics::default());
     if let Some(addr) = args.metrics_addr {
-        let _guard = runtime.enter();
-        metrics_exporter_prometheus::PrometheusBuilder::new()
-            .with_http_listener(addr)
-            .install()
-            .with_context(|| format!("serving metrics on {addr}"))?;
+        telemetry::serve(addr, metrics.clone(), &runtime)?;
     }
     let shown = redact(&args.database_url);
     let store = runtime
@@ -109,7 +108,6 @@ pub fn run(args: PipelineArgs) -> anyhow::Result<ExitCode> {
     let first_worker = cluster.process * cluster.workers;
 
     let handle = runtime.handle().clone();
-    let metrics = Arc::new(Metrics::default());
     let writer_metrics = metrics.clone();
     let job = Job {
         dataflow: DataflowConfig {

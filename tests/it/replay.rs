@@ -148,7 +148,11 @@ fn a_replay_from_s3_equals_the_local_replay() {
     s3.create_bucket("fleet");
     assert!(s3.upload_tree("fleet", &root, "archive/2026") > 20);
     let remote = tmp.path().join("remote");
+    // A spool directory the user named, holding a file of theirs: the run removes the
+    // files it spooled and nothing else.
     let spool = tmp.path().join("spool");
+    std::fs::create_dir_all(&spool).unwrap();
+    std::fs::write(spool.join("keep.txt"), b"mine").unwrap();
     run_ok(
         argus()
             .args(["replay", "s3://fleet/archive/2026", "-w", "2", "--out"])
@@ -169,8 +173,9 @@ fn a_replay_from_s3_equals_the_local_replay() {
     let fleet = |tree: &std::collections::BTreeMap<String, Vec<u8>>| tree.get("fleet.json").cloned();
     assert_eq!(fleet(&read_tree(&remote)), fleet(&expected), "empty batches do not change the fleet");
     assert_eq!(read_tree(&remote), expected);
-    assert!(
-        !spool.exists() || std::fs::read_dir(&spool).unwrap().next().is_none(),
-        "spool files are removed"
-    );
+    let left: Vec<String> = std::fs::read_dir(&spool)
+        .expect("the user's spool directory is kept")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["keep.txt"], "spooled files are removed, the user's file is kept");
 }

@@ -32,7 +32,7 @@ pub(crate) struct WorkerLink {
 
 /// Everything the task owns.
 pub(crate) struct ConsumerTask<L> {
-    pub consumer: StreamConsumer,
+    pub consumer: Arc<StreamConsumer>,
     pub producer: FutureProducer,
     pub topic: String,
     pub dlq_topic: String,
@@ -45,8 +45,9 @@ pub(crate) struct ConsumerTask<L> {
     pub feeds_left: usize,
     pub shutdown: watch::Receiver<bool>,
     pub tracker: BatchTracker,
-    /// The commit points recorded so far.
+    /// The commit points recorded so far, and where the lag reporter reads them.
     pub committed: BTreeMap<i32, i64>,
+    pub committed_tx: watch::Sender<BTreeMap<i32, i64>>,
 }
 
 /// Backoff for retries that hold the input: 100 ms doubling up to 10 s.
@@ -247,11 +248,12 @@ impl<L: Ledger> ConsumerTask<L> {
         if let Err(error) = self.consumer.commit(&list, CommitMode::Async) {
             tracing::debug!(%error, "kafka offset commit (monitoring only) failed");
         }
+        self.committed_tx.send_replace(self.committed.clone());
         for spooled in self.tracker.forget_committed(&self.committed) {
             if let Err(error) = tokio::fs::remove_file(&spooled).await {
                 tracing::warn!(%error, path = %spooled.display(), "spool file not removed");
             }
         }
-        metrics::gauge!("argus_kafka_batches_tracked").set(self.tracker.len() as f64);
+        metrics::gauge!("argus_batches_open").set(self.tracker.len() as f64);
     }
 }

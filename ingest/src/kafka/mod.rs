@@ -10,6 +10,7 @@
 mod consumer;
 pub mod event;
 mod feed;
+mod lag;
 pub mod ledger;
 pub mod objects;
 pub mod producer;
@@ -161,9 +162,14 @@ impl KafkaIngest {
         consumer.assign(&assignment)?;
         tracing::info!(topic = %config.topic, ?resumed, "kafka feed assigned");
 
+        let consumer = Arc::new(consumer);
+        let (committed_tx, committed_rx) = watch::channel(stored.clone());
+        let partitions = resumed.keys().copied().collect();
+        runtime.spawn(lag::report_lag(consumer.clone(), config.topic.clone(), partitions, committed_rx));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let task = ConsumerTask {
             consumer,
+            committed_tx,
             producer: idempotent_producer(&config.brokers)?,
             topic: config.topic.clone(),
             dlq_topic: config.dlq_topic.clone(),

@@ -107,11 +107,15 @@ impl Admission {
         };
         let batch_id = &batch_id;
         if let Some(&time) = self.done.get(batch_id) {
-            position.map(|at| self.commits.hold(time, at));
+            if let Some(at) = position {
+                self.commits.hold(time, at);
+            }
             return; // a repeat of a batch in the dataflow
         }
         if self.durable.ids.contains(batch_id) {
-            position.map(|at| self.commits.pass(at));
+            if let Some(at) = position {
+                self.commits.pass(at);
+            }
             return; // a repeat of a written batch
         }
         let batch = self.gathering.entry(batch_id.clone()).or_insert_with(|| Gathering {
@@ -124,13 +128,17 @@ impl Admission {
             // A file dropped here is passed: the batch's first delivery of a file sits at
             // a lower offset and holds the partition.
             if batch.ids.contains(&file.file_id) {
-                position.map(|at| self.commits.pass(at));
+                if let Some(at) = position {
+                    self.commits.pass(at);
+                }
                 return; // delivered again: the first delivery is kept
             }
             if file.file_count != batch.file_count {
                 tracing::warn!(batch_id = %file.batch_id, first = batch.file_count, got = file.file_count,
                     "ignoring a file whose file_count disagrees with its batch's first event");
-                position.map(|at| self.commits.pass(at));
+                if let Some(at) = position {
+                    self.commits.pass(at);
+                }
                 return;
             }
             if let Some(at) = position {

@@ -195,6 +195,16 @@ pub async fn stored_offsets(store: &Store) -> BTreeMap<i32, i64> {
     store.kafka_offsets(TOPIC).await.unwrap().into_iter().map(|o| (o.partition, o.next_offset)).collect()
 }
 
+/// The body of `GET http://127.0.0.1:PORT/metrics` (Prometheus text).
+pub fn scrape(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("metrics endpoint");
+    write!(stream, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
+}
+
 /// The end of each partition of a topic (the next offset a producer would get).
 pub fn end_offsets(broker: &KafkaBroker, topic: &str, partitions: i32) -> BTreeMap<i32, i64> {
     use rdkafka::consumer::{BaseConsumer, Consumer};

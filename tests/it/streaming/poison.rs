@@ -87,7 +87,10 @@ async fn poison_goes_to_the_dead_letter_topic_and_good_batches_are_all_reported(
 
     let (db, store) = fresh_db().await;
     let log = tmp.path().join("pipeline.log");
-    let _pipeline = PipelineProcess::start(&pipeline_args(&broker, &db.url(), &root, &log));
+    let port = crate::util::free_port();
+    let extra = vec!["--metrics-addr".into(), format!("127.0.0.1:{port}")];
+    let _pipeline =
+        PipelineProcess::start(&PipelineArgs { extra, ..pipeline_args(&broker, &db.url(), &root, &log) });
     wait_final(&store, good.len(), Duration::from_secs(120), &[&log]).await;
     for batch in &good {
         assert_eq!(store.get_status(batch).await.unwrap(), Some(BatchState::Completed), "{batch}");
@@ -123,6 +126,25 @@ async fn poison_goes_to_the_dead_letter_topic_and_good_batches_are_all_reported(
         .expect("not-json kept its key");
     assert_eq!(first.3.as_deref(), Some(b"{not json".as_slice()), "the value is kept");
     assert!(first.4.iter().any(|(k, v)| k == "trace-id" && v == b"t-1"), "the headers are kept");
+
+    // The operator sees the same on /metrics (counters are copied every second).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let expected = [
+        "argus_kafka_dead_lettered_total{reason=\"not_json\"} 1".to_owned(),
+        "argus_kafka_dead_lettered_total{reason=\"file_count_mismatch\"} 1".to_owned(),
+        format!("argus_batches_stored_total {}", good.len()),
+        "argus_batch_latency_seconds_bucket".to_owned(),
+        "argus_kafka_events_read_total".to_owned(),
+    ];
+    loop {
+        let text = scrape(port);
+        let missing: Vec<_> = expected.iter().filter(|e| !text.contains(e.as_str())).collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "/metrics lacks {missing:?}:\n{text}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     store.close().await;
     db.drop_it().await;
 }

@@ -77,3 +77,45 @@ async fn a_broker_restart_mid_run_loses_nothing() {
     store.close().await;
     db.drop_it().await;
 }
+
+/// Postgres goes away mid-run (connections refused, open ones cut) and comes back: the
+/// writes and the feed's store calls are retried; nothing is lost and nothing is written
+/// twice. (The test's own database is closed rather than the shared server restarted, so
+/// that tests running beside it are not disturbed.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_outage_mid_run_loses_nothing_and_writes_nothing_twice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = fleet_root(tmp.path(), 150);
+    let ids = batches_with_files(&root);
+    let partitions = 4;
+    let broker = broker_with_topics(partitions);
+    publish(&broker, &root);
+    let (db, store) = fresh_db().await;
+    let crate::db::Db::Postgres { admin, name } = &db else { unreachable!("fresh_db is Postgres") };
+    let admin = sqlx::PgPool::connect(admin).await.unwrap();
+    let log = tmp.path().join("pipeline.log");
+    let _pipeline = PipelineProcess::start(&pipeline_args(&broker, &db.url(), &root, &log));
+    while final_batches(&store).await == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    store.close().await;
+    let allow = |yes: bool| format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {yes}");
+    sqlx::query(&allow(false)).execute(&admin).await.unwrap();
+    let cut = format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'");
+    sqlx::query(&cut).execute(&admin).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    sqlx::query(&allow(true)).execute(&admin).await.unwrap();
+
+    let store = argus_sinks::Store::open(&db.url()).await.unwrap();
+    wait_final(&store, ids.len(), Duration::from_secs(180), &[&log]).await;
+    assert_matches_replay(&store, &replay(&root), &ids, &broker, partitions, "across a store outage").await;
+    let Ok(argus_sinks::Store::Postgres(pool)) = argus_sinks::Store::open(&db.url()).await else {
+        unreachable!()
+    };
+    let reports: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reports").fetch_one(&pool).await.unwrap();
+    assert_eq!(reports as usize, ids.len(), "one report per batch");
+    pool.close().await;
+    store.close().await;
+    admin.close().await;
+    db.drop_it().await;
+}
