@@ -10,4 +10,4 @@ if [ -z "${ARGUS_TEST_DATABASE_URL:-}" ]; then
   ARGUS_TEST_DATABASE_URL="$(bash scripts/postgres.sh)"
 fi
 export ARGUS_TEST_DATABASE_URL
-cargo test --workspace --locked "$@"
+cargo test --workspace --locked --no-fail-fast "$@"
