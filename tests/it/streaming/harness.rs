@@ -47,8 +47,20 @@ pub struct PipelineArgs {
 
 impl PipelineProcess {
     pub fn start(args: &PipelineArgs) -> Self {
+        Self::spawn(argus(), args)
+    }
+
+    /// Starts it inside a network namespace (`ip netns exec`, which execs it: the child
+    /// is the pipeline itself).
+    pub fn start_in_namespace(args: &PipelineArgs, namespace: &str) -> Self {
+        let mut command = std::process::Command::new("ip");
+        command.args(["netns", "exec", namespace, env!("CARGO_BIN_EXE_argus")]);
+        Self::spawn(command, args)
+    }
+
+    fn spawn(mut command: std::process::Command, args: &PipelineArgs) -> Self {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&args.log).unwrap();
-        let child = argus()
+        let child = command
             .env("RUST_LOG", "info")
             .arg("pipeline")
             .args(["--brokers", &args.brokers, "--topic", TOPIC, "--dlq-topic", DLQ])

@@ -6,6 +6,7 @@ mod equals_replay;
 mod harness;
 mod poison;
 mod shutdown;
+mod two_hosts;
 
 use std::path::Path;
 use std::time::Duration;
