@@ -8,15 +8,17 @@ mod poison;
 mod shutdown;
 mod two_hosts;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use harness::*;
 
+use crate::broker::KafkaBroker;
+
 use crate::util::{argus, copy_tree, run_ok, vector_root};
 
 /// A root with the conformance vectors and a generated fleet of `batches` batches.
-pub fn fleet_root(into: &Path, batches: u32) -> std::path::PathBuf {
+fn fleet_root(into: &Path, batches: u32) -> std::path::PathBuf {
     let root = into.join("root");
     run_ok(argus().arg("gen").arg(&root).args([
         "--batches",
@@ -49,13 +51,45 @@ pub fn pipeline_args(
     }
 }
 
-/// Checks the store against the replay: every batch with files reported exactly as the
-/// replay reports it, the fleet the same, and the commit points at the end of the topic.
-pub async fn assert_matches_replay(
+/// A fleet published on a broker of its own: the conformance vectors and `batches`
+/// generated batches over `partitions` partitions, and what `argus replay` makes of them.
+pub struct Published {
+    pub tmp: tempfile::TempDir,
+    pub root: PathBuf,
+    /// The batches with files (an empty batch has no file to announce).
+    pub ids: Vec<String>,
+    pub replayed: Replayed,
+    pub broker: KafkaBroker,
+    pub partitions: i32,
+}
+
+impl Published {
+    pub fn new(batches: u32, partitions: i32) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = fleet_root(tmp.path(), batches);
+        let broker = broker_with_topics(partitions);
+        publish(&broker, &root);
+        Self { ids: batches_with_files(&root), replayed: replay(&root), root, tmp, broker, partitions }
+    }
+
+    /// Arguments of a pipeline over this fleet, logging to `log` in the temp dir.
+    pub fn args(&self, database_url: &str, log: &str) -> PipelineArgs {
+        pipeline_args(&self.broker, database_url, &self.root, &self.tmp.path().join(log))
+    }
+
+    /// Checks the store against the replay: every batch with files reported exactly as
+    /// the replay reports it, the fleet the same (the store's query and the dataflow's
+    /// own report), and the commit points at the end of the topic.
+    pub async fn assert_stored(&self, store: &argus_sinks::Store, what: &str) {
+        assert_matches_replay(store, &self.replayed, &self.ids, &self.broker, self.partitions, what).await;
+    }
+}
+
+async fn assert_matches_replay(
     store: &argus_sinks::Store,
     replayed: &Replayed,
     ids: &[String],
-    broker: &crate::broker::KafkaBroker,
+    broker: &KafkaBroker,
     partitions: i32,
     what: &str,
 ) {

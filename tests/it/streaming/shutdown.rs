@@ -7,20 +7,14 @@ use std::time::Duration;
 
 use argus_sinks::BatchState;
 
+use super::Published;
 use super::harness::*;
-use super::{assert_matches_replay, fleet_root, pipeline_args};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_drains_and_the_restart_reads_nothing_already_stored() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = fleet_root(tmp.path(), 120);
-    let ids = batches_with_files(&root);
-    let partitions = 4;
-    let broker = broker_with_topics(partitions);
-    publish(&broker, &root);
+    let fleet = Published::new(120, 4);
     let (db, store) = fresh_db().await;
-    let log = tmp.path().join("pipeline.log");
-    let args = pipeline_args(&broker, &db.url(), &root, &log);
+    let args = fleet.args(&db.url(), "pipeline.log");
 
     let mut pipeline = PipelineProcess::start(&args);
     while final_batches(&store).await == 0 {
@@ -34,13 +28,13 @@ async fn sigterm_drains_and_the_restart_reads_nothing_already_stored() {
     // one (the restart, which resumes there, reads no stored batch again).
     let points = stored_offsets(&store).await;
     let mut below: BTreeMap<String, bool> = BTreeMap::new();
-    for (partition, offset, key, _, _) in broker.consume_all(TOPIC, partitions) {
+    for (partition, offset, key, _, _) in fleet.broker.consume_all(TOPIC, fleet.partitions) {
         let batch = String::from_utf8(key.unwrap()).unwrap();
         let is_below = points.get(&partition).is_some_and(|next| offset < *next);
         *below.entry(batch).or_insert(true) &= is_below;
     }
     let mut stored = BTreeSet::new();
-    for id in &ids {
+    for id in &fleet.ids {
         if store.get_status(id).await.unwrap().is_some_and(BatchState::is_terminal) {
             stored.insert(id.clone());
         }
@@ -50,30 +44,24 @@ async fn sigterm_drains_and_the_restart_reads_nothing_already_stored() {
     assert_eq!(committed, stored, "the commit points cover exactly the stored batches");
 
     let _restarted = PipelineProcess::start(&args);
-    wait_final(&store, ids.len(), Duration::from_secs(120), &[&log]).await;
-    assert_matches_replay(&store, &replay(&root), &ids, &broker, partitions, "after SIGTERM and a restart")
-        .await;
+    wait_final(&store, fleet.ids.len(), Duration::from_secs(120), &[&args.log]).await;
+    fleet.assert_stored(&store, "after SIGTERM and a restart").await;
     store.close().await;
     db.drop_it().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_broker_restart_mid_run_loses_nothing() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = fleet_root(tmp.path(), 150);
-    let ids = batches_with_files(&root);
-    let partitions = 4;
-    let mut broker = broker_with_topics(partitions);
-    publish(&broker, &root);
+    let mut fleet = Published::new(150, 4);
     let (db, store) = fresh_db().await;
-    let log = tmp.path().join("pipeline.log");
-    let _pipeline = PipelineProcess::start(&pipeline_args(&broker, &db.url(), &root, &log));
+    let args = fleet.args(&db.url(), "pipeline.log");
+    let _pipeline = PipelineProcess::start(&args);
     while final_batches(&store).await == 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    broker.restart();
-    wait_final(&store, ids.len(), Duration::from_secs(180), &[&log]).await;
-    assert_matches_replay(&store, &replay(&root), &ids, &broker, partitions, "across a broker restart").await;
+    fleet.broker.restart();
+    wait_final(&store, fleet.ids.len(), Duration::from_secs(180), &[&args.log]).await;
+    fleet.assert_stored(&store, "across a broker restart").await;
     store.close().await;
     db.drop_it().await;
 }
@@ -84,17 +72,12 @@ async fn a_broker_restart_mid_run_loses_nothing() {
 /// that tests running beside it are not disturbed.)
 #[tokio::test(flavor = "multi_thread")]
 async fn a_store_outage_mid_run_loses_nothing_and_writes_nothing_twice() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = fleet_root(tmp.path(), 150);
-    let ids = batches_with_files(&root);
-    let partitions = 4;
-    let broker = broker_with_topics(partitions);
-    publish(&broker, &root);
+    let fleet = Published::new(150, 4);
     let (db, store) = fresh_db().await;
     let crate::db::Db::Postgres { admin, name } = &db else { unreachable!("fresh_db is Postgres") };
     let admin = sqlx::PgPool::connect(admin).await.unwrap();
-    let log = tmp.path().join("pipeline.log");
-    let _pipeline = PipelineProcess::start(&pipeline_args(&broker, &db.url(), &root, &log));
+    let args = fleet.args(&db.url(), "pipeline.log");
+    let _pipeline = PipelineProcess::start(&args);
     while final_batches(&store).await == 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -107,13 +90,13 @@ async fn a_store_outage_mid_run_loses_nothing_and_writes_nothing_twice() {
     sqlx::query(&allow(true)).execute(&admin).await.unwrap();
 
     let store = argus_sinks::Store::open(&db.url()).await.unwrap();
-    wait_final(&store, ids.len(), Duration::from_secs(180), &[&log]).await;
-    assert_matches_replay(&store, &replay(&root), &ids, &broker, partitions, "across a store outage").await;
+    wait_final(&store, fleet.ids.len(), Duration::from_secs(180), &[&args.log]).await;
+    fleet.assert_stored(&store, "across a store outage").await;
     let Ok(argus_sinks::Store::Postgres(pool)) = argus_sinks::Store::open(&db.url()).await else {
         unreachable!()
     };
     let reports: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reports").fetch_one(&pool).await.unwrap();
-    assert_eq!(reports as usize, ids.len(), "one report per batch");
+    assert_eq!(reports as usize, fleet.ids.len(), "one report per batch");
     pool.close().await;
     store.close().await;
     admin.close().await;

@@ -1,6 +1,6 @@
 //! Two hosts: two `argus pipeline` processes in two network namespaces (veth pairs on a
 //! bridge of their own) form one timely cluster over the test network and consume 8
-//! partitions; they give the replay's reports. The broker and Postgres stay on the root
+//! fleet.partitions; they give the replay's reports. The broker and Postgres stay on the root
 //! namespace's loopback: `socat` relays their ports through the bridge to the same ports
 //! on each namespace's loopback, so the broker's advertised 127.0.0.1 address holds
 //! everywhere. Skipped, saying why, where the sandbox forbids network namespaces.
@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use super::harness::*;
-use super::{assert_matches_replay, fleet_root, pipeline_args};
+use super::{Published, pipeline_args};
 
 /// The test network: a bridge in the root namespace and two namespaces on it.
 struct TestNetwork {
@@ -112,36 +112,31 @@ async fn two_pipeline_hosts_form_one_cluster_and_give_the_replays_reports() {
         eprintln!("skipped: socat is not installed (scripts/tools.sh installs it)");
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let root = fleet_root(tmp.path(), 80);
-    let ids = batches_with_files(&root);
-    let partitions = 8;
-    let broker = broker_with_topics(partitions);
-    publish(&broker, &root);
+    let fleet = Published::new(80, 8);
     let (db, store) = fresh_db().await;
-    let kafka_port: u16 = broker.bootstrap().rsplit(':').next().unwrap().parse().unwrap();
+    let kafka_port: u16 = fleet.broker.bootstrap().rsplit(':').next().unwrap().parse().unwrap();
     network.relay(kafka_port);
     network.relay(5432);
     std::thread::sleep(Duration::from_millis(300)); // the relays listen
 
-    let hostfile = tmp.path().join("hostfile");
+    let hostfile = fleet.tmp.path().join("hostfile");
     let hosts = format!("{}:2101\n{}:2101\n", network.host_address(0), network.host_address(1));
     std::fs::write(&hostfile, hosts).unwrap();
-    let logs: Vec<PathBuf> = (0..2).map(|h| tmp.path().join(format!("host-{h}.log"))).collect();
+    let logs: Vec<PathBuf> = (0..2).map(|h| fleet.tmp.path().join(format!("host-{h}.log"))).collect();
     let _hosts: Vec<PipelineProcess> = (0..2)
         .map(|host| {
             let cluster =
                 ["-w", "2", "-n", "2", "-p", &host.to_string(), "--hostfile", hostfile.to_str().unwrap()];
             let args = PipelineArgs {
                 extra: cluster.map(String::from).to_vec(),
-                ..pipeline_args(&broker, &db.url(), &root, &logs[host])
+                ..pipeline_args(&fleet.broker, &db.url(), &fleet.root, &logs[host])
             };
             PipelineProcess::start_in_namespace(&args, &network.namespaces[host])
         })
         .collect();
     let log_refs: Vec<&std::path::Path> = logs.iter().map(PathBuf::as_path).collect();
-    wait_final(&store, ids.len(), Duration::from_secs(180), &log_refs).await;
-    assert_matches_replay(&store, &replay(&root), &ids, &broker, partitions, "two hosts").await;
+    wait_final(&store, fleet.ids.len(), Duration::from_secs(180), &log_refs).await;
+    fleet.assert_stored(&store, "two hosts").await;
     for log in &logs {
         let text = std::fs::read_to_string(log).unwrap();
         assert!(text.contains("kafka feed assigned"), "each host read its partitions: {text}");
