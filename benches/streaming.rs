@@ -262,6 +262,7 @@ fn latency(env: &Env) {
     pipeline.stop();
     let rows = db.batches();
     let steady_ms = latencies(&rows, &steady_sent);
+    let (intake_ms, rest_ms) = split_latencies(&rows, &steady_sent);
     let failed = rows.iter().filter(|r| r.status != "completed").count();
 
     println!(
@@ -286,6 +287,8 @@ fn latency(env: &Env) {
         &["what", "batches", "p50", "p99", "max", "min"],
         &[
             row("steady arrivals at half the sustainable rate".into(), &steady_ms),
+            row("  of which event → first seen (created_at_ms: `scattering` committed)".into(), &intake_ms),
+            row("  of which first seen → completed".into(), &rest_ms),
             row("lone batch on an idle pipeline (baseline)".into(), &lone_ms),
             row("argus replay of a one-batch root, spawn → exit (baseline)".into(), &[replay_one]),
         ],
@@ -314,6 +317,19 @@ fn latencies(rows: &[BatchRow], sent: &BTreeMap<String, f64>) -> Vec<f64> {
             row.updated_ms as f64 - at
         })
         .collect()
+}
+
+/// The two parts of each steady latency, in the order produced: event produced → the
+/// batch's `created_at_ms` (the consumer committed `scattering`), and `created_at_ms` →
+/// `updated_at_ms` (parse, gather, diagnosis and the final transaction).
+fn split_latencies(rows: &[BatchRow], sent: &BTreeMap<String, f64>) -> (Vec<f64>, Vec<f64>) {
+    let by_id: BTreeMap<&str, &BatchRow> = rows.iter().map(|r| (r.id.as_str(), r)).collect();
+    sent.iter()
+        .map(|(id, at)| {
+            let row = by_id[id.as_str()];
+            (row.created_ms as f64 - at, (row.updated_ms - row.created_ms) as f64)
+        })
+        .unzip()
 }
 
 /// `argus replay` of a root holding only `batch` (linked from the fleet), spawn → exit, in
@@ -479,10 +495,15 @@ struct Env {
 impl Env {
     fn discover() -> Env {
         let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let target =
-            std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo.join("target"));
-        let target = if target.is_absolute() { target } else { repo.join(target) };
-        let argus = target.join("release/argus");
+        // `cargo bench` runs this binary from <target>/release/deps/, beside the release
+        // `argus`; CARGO_TARGET_DIR, when set, names the target directory directly.
+        let beside_us =
+            std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.parent()?.join("argus")));
+        let argus = match std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from) {
+            Some(target) if target.is_absolute() => target.join("release/argus"),
+            Some(target) => repo.join(target).join("release/argus"),
+            None => beside_us.filter(|p| p.is_file()).unwrap_or_else(|| repo.join("target/release/argus")),
+        };
         assert!(
             argus.is_file(),
             "{} is missing: run `cargo build --release` (with the same CARGO_TARGET_DIR) before this benchmark",

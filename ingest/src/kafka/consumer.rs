@@ -135,10 +135,10 @@ impl<L: Ledger> ConsumerTask<L> {
         };
         let seen = self.tracker.record(&event, at, fetched.spooled.then(|| fetched.path.clone()));
         if first {
-            self.step(&event, BatchStep::Scattering).await;
+            self.step(&event, BatchStep::Scattering);
         }
         if seen == super::tracker::Seen::Complete {
-            self.step(&event, BatchStep::Gathering).await;
+            self.step(&event, BatchStep::Gathering);
         }
         let file = FileReady {
             batch_id: event.batch_id,
@@ -221,12 +221,18 @@ impl<L: Ledger> ConsumerTask<L> {
         }
     }
 
-    /// Commits a status step; a failure is logged, not retried: the final write walks
-    /// the batch through every step anyway.
-    async fn step(&self, event: &FileReadyEvent, step: BatchStep) {
-        if let Err(error) = self.ledger.batch_step(&event.batch_id, step, event.vin.as_deref()).await {
-            tracing::warn!(%error, batch_id = %event.batch_id, ?step, "status step not stored");
-        }
+    /// Commits a status step in a task of its own, so that the input never waits for it:
+    /// steps only move forward in the store, so one that lands late (after the next step,
+    /// or after the batch is final) changes nothing. A failure is logged, not retried: the
+    /// final write walks the batch through every step anyway.
+    fn step(&self, event: &FileReadyEvent, step: BatchStep) {
+        let ledger = self.ledger.clone();
+        let (batch_id, vin) = (event.batch_id.clone(), event.vin.clone());
+        tokio::spawn(async move {
+            if let Err(error) = ledger.batch_step(&batch_id, step, vin.as_deref()).await {
+                tracing::warn!(%error, %batch_id, ?step, "status step not stored");
+            }
+        });
     }
 
     /// Records commit points: in the store (retried until it succeeds: a point is only as
