@@ -79,7 +79,7 @@ fn main() {
 fn throughput(env: &Env) {
     let batches = env_or("ARGUS_BENCH_BATCHES", if quick() { 40 } else { 1000 });
     let size = std::env::var("ARGUS_BENCH_SIZE").unwrap_or_else(|_| "2MiB".into());
-    let fleet = env.fleet(batches, 2, &size, 11);
+    let fleet = env.fleet(batches, 2, &size, 11, None);
     let iters = env_or("ARGUS_BENCH_ITERS", 2usize);
     println!("\n## 1. Throughput: {batches} batches x 2 files x {size} ({}), -w {WORKERS}", mib(fleet.bytes));
 
@@ -213,7 +213,7 @@ fn latency(env: &Env) {
     let (lone, burst, steady) =
         if quick() { (3, 10, 20) } else { (5, 30, env_or("ARGUS_BENCH_STEADY", 120)) };
     let size = std::env::var("ARGUS_BENCH_LATENCY_SIZE").unwrap_or_else(|_| "10MiB".into());
-    let fleet = env.fleet(lone + burst + steady, 1, &size, 23);
+    let fleet = env.fleet(lone + burst + steady, 1, &size, 23, None);
     println!("\n## 2. Latency: batches of 1 file x {size}, -w {WORKERS}");
     let all = fleet.listing();
     let (lone_batches, rest) = all.split_at(lone);
@@ -367,8 +367,16 @@ fn replay_one_batch(env: &Env, root: &Path, batch: &Batch) -> f64 {
 
 fn rss(env: &Env) {
     let batches = env_or("ARGUS_BENCH_RSS_BATCHES", if quick() { 500 } else { 10_000 });
-    let fleet = env.fleet(batches, 1, "8KiB", 31);
-    println!("\n## 3. RSS: {batches} batches x 1 file x 8 KiB, -w {WORKERS}, VmRSS every 100 ms");
+    // A fleet that keeps uploading: batches from a fixed set of vehicles, so that the
+    // fleet's own state (which grows with every new VIN) levels off and what remains is the
+    // pipeline's. ARGUS_BENCH_RSS_VEHICLES=0: a new vehicle per batch.
+    let vehicles = env_or("ARGUS_BENCH_RSS_VEHICLES", 100);
+    let vehicles = u32::try_from(vehicles).ok().filter(|n| *n > 0);
+    let fleet = env.fleet(batches, 1, "8KiB", 31, vehicles);
+    println!(
+        "\n## 3. RSS: {batches} batches x 1 file x 8 KiB from {} vehicles, -w {WORKERS}, VmRSS every 100 ms",
+        vehicles.map_or("as many".to_owned(), |n| n.to_string())
+    );
     let broker = Broker::start(env);
     env.run_ok(env.argus().arg("publish").arg(&fleet.root).args([
         "--brokers",
@@ -547,22 +555,30 @@ impl Env {
     }
 
     /// A fleet from `argus gen`, generated once under target/bench-data/ and reused.
-    fn fleet(&self, batches: usize, files: usize, size: &str, seed: u64) -> Fleet {
-        let root = data_dir().join(format!("streaming-{batches}x{files}x{size}-s{seed}"));
+    /// `vehicles`: the batches come from that many vehicles (`argus gen --vehicles`).
+    fn fleet(&self, batches: usize, files: usize, size: &str, seed: u64, vehicles: Option<u32>) -> Fleet {
+        let fleet_of = vehicles.map_or(String::new(), |n| format!("-v{n}"));
+        let root = data_dir().join(format!("streaming-{batches}x{files}x{size}-s{seed}{fleet_of}"));
         let marker = root.with_extension("complete");
         if !marker.exists() {
             let _ = std::fs::remove_dir_all(&root);
             let started = Instant::now();
-            self.run_ok(self.argus().arg("gen").arg(&root).args([
-                "--batches",
-                &batches.to_string(),
-                "--files-per-batch",
-                &files.to_string(),
-                "--size",
-                size,
-                "--seed",
-                &seed.to_string(),
-            ]));
+            self.run_ok(
+                self.argus()
+                    .arg("gen")
+                    .arg(&root)
+                    .args([
+                        "--batches",
+                        &batches.to_string(),
+                        "--files-per-batch",
+                        &files.to_string(),
+                        "--size",
+                        size,
+                        "--seed",
+                        &seed.to_string(),
+                    ])
+                    .args(vehicles.map(|n| format!("--vehicles={n}"))),
+            );
             println!("generated {} in {:.1} s", root.display(), started.elapsed().as_secs_f64());
             std::fs::write(&marker, format!("{batches} {files} {size} {seed}\n")).unwrap();
         }

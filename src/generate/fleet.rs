@@ -28,6 +28,9 @@ pub struct FleetSpec {
     pub compression: Compression,
     /// Files written at once (at least 1).
     pub jobs: usize,
+    /// The batches come from this many vehicles (batch `i` from vehicle `i mod n`);
+    /// `None`: every batch from a vehicle of its own.
+    pub vehicles: Option<u32>,
 }
 
 /// What was made.
@@ -59,7 +62,12 @@ pub fn plan(out: &Path, spec: &FleetSpec) -> (Vec<Uuid>, Vec<PlannedFile>) {
         let mut bytes = [0u8; 16];
         rng.fill_bytes(&mut bytes);
         let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
-        let vehicle = rng.next_u64();
+        // Always drawn, so that --vehicles changes which vehicle a batch is, nothing else.
+        let own_vehicle = rng.next_u64();
+        let vehicle = match spec.vehicles {
+            Some(n) => shared_vehicle(spec.seed, ids.len() as u64 % u64::from(n.max(1))),
+            None => own_vehicle,
+        };
         for segment in 0..spec.files_per_batch {
             let size = (spec.size as f64 * rng.random_range(0.8..1.2)) as u64;
             // Always drawn, so that --corrupt changes which files are damaged, nothing else.
@@ -80,6 +88,13 @@ pub fn plan(out: &Path, spec: &FleetSpec) -> (Vec<Uuid>, Vec<PlannedFile>) {
         ids.push(id);
     }
     (ids, files)
+}
+
+/// The seed of the `index`-th of a fleet's shared vehicles (a stream apart from the plan's).
+fn shared_vehicle(seed: u64, index: u64) -> u64 {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5645_4849_434C_4553); // "VEHICLES"
+    rng.set_stream(index);
+    rng.next_u64()
 }
 
 /// Writes the fleet under `out`, calling `progress` with the bytes of each chunk written.

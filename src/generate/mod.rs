@@ -51,6 +51,10 @@ pub struct GenArgs {
     /// Files written in parallel (default: the number of cores). Does not change the output.
     #[arg(long, short)]
     pub jobs: Option<usize>,
+    /// Draw the batches from this many vehicles (batch i from vehicle i mod N), so that a
+    /// long fleet revisits the same VINs; default: a vehicle of its own per batch.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub vehicles: Option<u32>,
 }
 
 /// Writes the fleet of `spec` under `out`.
@@ -68,6 +72,7 @@ pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
         corrupt: args.corrupt,
         compression: args.compression,
         jobs,
+        vehicles: args.vehicles,
     };
     let started = Instant::now();
     // A bar only for a person watching; logs and CI get the summary line below.

@@ -92,6 +92,21 @@ fn replay_layout_of_one_vehicle_per_batch() {
     assert_eq!(vins.len(), 3);
 }
 
+/// `--vehicles N` draws the batches from N vehicles and changes nothing else: the same
+/// batch ids and file sizes as without it.
+#[test]
+fn vehicles_n_makes_batches_revisit_n_vins() {
+    let (own, shared) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    generate(own.path(), "--batches 6 --files-per-batch 1 --size 8KiB --seed 9");
+    generate(shared.path(), "--batches 6 --files-per-batch 1 --size 8KiB --seed 9 --vehicles 2");
+    let vins =
+        |root: &Path| inspect(root).iter().map(|f| f["vin"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    assert_eq!(vins(own.path()).iter().collect::<BTreeSet<_>>().len(), 6, "a vehicle per batch by default");
+    assert_eq!(vins(shared.path()).iter().collect::<BTreeSet<_>>().len(), 2, "two vehicles");
+    let names = |root: &Path| read_tree(root).into_keys().collect::<Vec<_>>();
+    assert_eq!(names(own.path()), names(shared.path()), "the same batches and files");
+}
+
 #[test]
 fn corrupt_zero_is_clean_and_corrupt_one_damages_every_file() {
     let dir = tempfile::tempdir().unwrap();
