@@ -1,5 +1,7 @@
 //! Values on the command line that clap does not parse itself, shared by the subcommands:
-//! sizes (`123456`, `500KiB`, `64MiB`, `1.5GiB`, `10MB`, `4k`) and probabilities.
+//! sizes (`123456`, `500KiB`, `64MiB`, `1.5GiB`, `10MB`, `4k`), durations and probabilities.
+
+use std::time::Duration;
 
 /// Parses a size; binary units (KiB, MiB, GiB, TiB, and the bare K, M, G, T as dd reads
 /// them) are powers of 1024, SI units (kB, MB, GB, TB) powers of 1000.
@@ -46,6 +48,21 @@ pub fn parse_probability(text: &str) -> Result<f64, String> {
     }
 }
 
+/// Parses `24h`, `90m`, `30s`, `2d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 24h"))?;
+    let unit_seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" | "" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("unknown unit {unit:?} in {text:?} (use s, m, h or d)")),
+    };
+    let seconds = n.checked_mul(unit_seconds).ok_or_else(|| format!("{text:?} is too long a duration"))?;
+    Ok(Duration::from_secs(seconds))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +87,13 @@ mod tests {
         assert_eq!(parse_probability("0.25"), Ok(0.25));
         assert!(parse_probability("1.5").is_err());
         assert!(parse_probability("x").is_err());
+    }
+
+    #[test]
+    fn durations_parse_and_overflow_is_an_error() {
+        assert_eq!(parse_duration("90m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert!(parse_duration("300000000000000d").is_err(), "n * 86,400 overflows u64");
+        assert!(parse_duration("5w").is_err());
     }
 }

@@ -10,3 +10,4 @@ pub mod pipeline;
 pub mod progress;
 pub mod publish;
 pub mod replay;
+pub mod runtime;

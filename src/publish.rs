@@ -30,13 +30,7 @@ pub struct PublishArgs {
 }
 
 pub fn run(args: PublishArgs) -> anyhow::Result<ExitCode> {
-    let runtime = Arc::new(
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .context("starting tokio")?,
-    );
+    let runtime = Arc::new(crate::runtime::start()?);
     let root = root_of(&args.root)?;
     let (source, prefix) = match root {
         Root::Dir(dir) => {

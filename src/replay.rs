@@ -18,6 +18,7 @@ use argus_sinks::diagnosis::Diagnoser;
 use argus_sinks::store::redact;
 use argus_sinks::{Store, StoreWriter};
 
+use crate::args::parse_duration;
 use crate::progress::Progress;
 
 /// Arguments of `argus replay`.
@@ -98,21 +99,6 @@ impl ClusterArgs {
     }
 }
 
-/// Parses `24h`, `90m`, `30s`, `2d`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 24h"))?;
-    let unit_seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" | "" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("unknown unit {unit:?} in {text:?} (use s, m, h or d)")),
-    };
-    let seconds = n.checked_mul(unit_seconds).ok_or_else(|| format!("{text:?} is too long a duration"))?;
-    Ok(Duration::from_secs(seconds))
-}
-
 /// Where the batches come from.
 pub(crate) enum Root {
     Dir(PathBuf),
@@ -143,13 +129,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         JsonDirWriter::create(out).with_context(|| format!("cannot write reports to {}", out.display()))?;
     }
 
-    let runtime = Arc::new(
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .context("starting tokio")?,
-    );
+    let runtime = Arc::new(crate::runtime::start()?);
     let store = match &args.database_url {
         Some(url) => Some(open_store(url, &runtime)?),
         None => None,
@@ -270,13 +250,5 @@ mod tests {
         assert!(parse_nonzero_size("0").is_err());
         assert!(parse_nonzero_size("0GiB").is_err());
         assert_eq!(parse_nonzero_size("1B"), Ok(1));
-    }
-
-    #[test]
-    fn durations_parse_and_overflow_is_an_error() {
-        assert_eq!(parse_duration("90m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert!(parse_duration("300000000000000d").is_err(), "n * 86,400 overflows u64");
-        assert!(parse_duration("5w").is_err());
     }
 }

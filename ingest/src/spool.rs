@@ -39,17 +39,22 @@ impl SpoolResolver {
 
     async fn download(&self, location: &str, to: &Path) -> io::Result<()> {
         let path = ObjectPath::parse(location).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let result = self.at.store.get(&path).await.map_err(store_error)?;
-        let tmp = to.with_extension("part");
-        let mut file = tokio::fs::File::create(&tmp).await?;
-        let mut stream = result.into_stream();
-        while let Some(bytes) = stream.next().await {
-            file.write_all(&bytes.map_err(store_error)?).await?;
-        }
-        file.sync_data().await?;
-        tokio::fs::rename(&tmp, to).await?;
-        Ok(())
+        download(&self.at, &path, to).await
     }
+}
+
+/// Streams an object to `to` (through `to.part`, renamed once complete, so no reader ever
+/// maps half a file), never holding it whole in memory.
+pub(crate) async fn download(at: &StoreAt, path: &ObjectPath, to: &Path) -> io::Result<()> {
+    let result = at.store.get(path).await.map_err(store_error)?;
+    let tmp = to.with_extension("part");
+    let mut file = tokio::fs::File::create(&tmp).await?;
+    let mut stream = result.into_stream();
+    while let Some(bytes) = stream.next().await {
+        file.write_all(&bytes.map_err(store_error)?).await?;
+    }
+    file.sync_data().await?;
+    tokio::fs::rename(&tmp, to).await
 }
 
 fn store_error(error: object_store::Error) -> io::Error {

@@ -138,7 +138,9 @@ pub fn batch_sink<'s>(
 /// Which fleet report a fleet sink maintains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FleetView {
+    /// Every completed batch.
     AllTime,
+    /// The batches whose sessions ended within the configured window.
     Window,
 }
 

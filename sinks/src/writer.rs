@@ -69,20 +69,24 @@ pub struct StoreWriter {
 
 impl StoreWriter {
     pub fn new(store: Store, diagnoser: Arc<Diagnoser>, handle: Handle, metrics: Arc<Metrics>) -> Self {
-        let backoff = Backoff::default();
-        let fleet = FleetRowWriter::new(store.clone(), FleetView::AllTime, handle.clone(), backoff);
-        let fleet_window = FleetRowWriter::new(store.clone(), FleetView::Window, handle.clone(), backoff);
-        Self { store, diagnoser, handle, metrics, backoff, fleet, fleet_window }
+        Self::with_parts(store, diagnoser, handle, metrics, Backoff::default())
     }
 
     /// Waits between retries of a failed store call.
-    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff;
-        self.fleet =
-            FleetRowWriter::new(self.store.clone(), FleetView::AllTime, self.handle.clone(), backoff);
-        self.fleet_window =
-            FleetRowWriter::new(self.store.clone(), FleetView::Window, self.handle.clone(), backoff);
-        self
+    pub fn with_backoff(self, backoff: Backoff) -> Self {
+        Self::with_parts(self.store, self.diagnoser, self.handle, self.metrics, backoff)
+    }
+
+    fn with_parts(
+        store: Store,
+        diagnoser: Arc<Diagnoser>,
+        handle: Handle,
+        metrics: Arc<Metrics>,
+        backoff: Backoff,
+    ) -> Self {
+        let fleet_row = |view| FleetRowWriter::new(store.clone(), view, handle.clone(), backoff);
+        let (fleet, fleet_window) = (fleet_row(FleetView::AllTime), fleet_row(FleetView::Window));
+        Self { store, diagnoser, handle, metrics, backoff, fleet, fleet_window }
     }
 
     /// Stores one batch, retrying transient failures; diagnoses it at most once.
@@ -110,7 +114,7 @@ impl ReportWriter for StoreWriter {
                 Ok(outcome) => {
                     tracing::debug!(batch_id = id, outcome = ?outcome, "batch stored");
                     if let Some(first_event_ms) = batch.meta.first_event_ms {
-                        let latency_ms = argus_pipeline::system_clock()().saturating_sub(first_event_ms);
+                        let latency_ms = argus_pipeline::now_ms().saturating_sub(first_event_ms);
                         metrics::histogram!("argus_batch_latency_seconds").record(latency_ms as f64 / 1000.0);
                     }
                     ack.durable();

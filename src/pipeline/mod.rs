@@ -20,7 +20,8 @@ use argus_sinks::store::redact;
 
 pub use ledger::StoreLedger;
 
-use crate::replay::{ClusterArgs, parse_duration};
+use crate::args::parse_duration;
+use crate::replay::ClusterArgs;
 
 /// Arguments of `argus pipeline`.
 #[derive(Debug, clap::Args)]
@@ -63,11 +64,7 @@ pub struct PipelineArgs {
 
 pub fn run(args: PipelineArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.k > 0, "-k must be at least 1");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting tokio")?;
+    let runtime = crate::runtime::start()?;
     // Served first, so that every metric recorded from here on is exported.
     let metrics = Arc::new(Metrics::default());
     if let Some(addr) = args.metrics_addr {

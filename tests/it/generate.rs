@@ -2,17 +2,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use argus_parser::{ChunkWalk, FileHeader, Step};
 use serde_json::Value;
 
-use crate::util::{argus, read_tree, run_ok};
-
-/// Runs `argus gen OUT <args>`.
-fn generate(out: &Path, args: &str) -> Output {
-    run_ok(argus().arg("gen").arg(out).args(args.split_whitespace()))
-}
+use crate::util::{argus, generate, read_tree, run_ok};
 
 /// Every `.rec` file below a replay root, sorted.
 fn rec_files(root: &Path) -> Vec<PathBuf> {

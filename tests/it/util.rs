@@ -11,6 +11,11 @@ pub fn argus() -> Command {
     command
 }
 
+/// Runs `argus gen OUT <args>` (arguments split at whitespace).
+pub fn generate(out: &Path, args: &str) -> Output {
+    run_ok(argus().arg("gen").arg(out).args(args.split_whitespace()))
+}
+
 /// Runs a command and insists that it succeeds, showing its output otherwise.
 pub fn run_ok(command: &mut Command) -> Output {
     let output = command.output().expect("the command starts");

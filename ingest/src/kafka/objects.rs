@@ -7,9 +7,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use futures::StreamExt;
 use object_store::path::Path as ObjectPath;
-use tokio::io::AsyncWriteExt;
 
 use super::event::{FileReadyEvent, Poison};
 use crate::object_store::{StoreAt, open_url};
@@ -73,7 +71,7 @@ impl ObjectRoot {
                     "{:016x}.rec",
                     argus_pipeline::items::route(&(&event.batch_id, &event.file_id))
                 ));
-                download(at, &key, &path).await.map_err(|e| io_error(event, e))?;
+                crate::spool::download(at, &key, &path).await.map_err(|e| io_error(event, e))?;
                 let size = tokio::fs::metadata(&path).await.map_err(|e| io_error(event, e))?.len();
                 check_size(event, size)?;
                 Ok(Fetched { path, spooled: true })
@@ -108,18 +106,6 @@ fn object_key(at: &StoreAt, uri: &str) -> Result<ObjectPath, FetchError> {
         }
     };
     ObjectPath::parse(&key).map_err(|e| FetchError::Poison(Poison::BadField(format!("uri {uri:?}: {e}"))))
-}
-
-async fn download(at: &StoreAt, key: &ObjectPath, to: &Path) -> io::Result<()> {
-    let result = at.store.get(key).await.map_err(io::Error::other)?;
-    let part = to.with_extension("part");
-    let mut file = tokio::fs::File::create(&part).await?;
-    let mut stream = result.into_stream();
-    while let Some(bytes) = stream.next().await {
-        file.write_all(&bytes.map_err(io::Error::other)?).await?;
-    }
-    file.flush().await?;
-    tokio::fs::rename(&part, to).await
 }
 
 fn check_size(event: &FileReadyEvent, actual: u64) -> Result<(), FetchError> {

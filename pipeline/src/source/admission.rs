@@ -21,6 +21,8 @@ struct Gathering {
     files: Vec<FileReady>,
     ids: HashSet<String>,
     first_seen: Time,
+    /// In the `ready` queue (complete, or timed out).
+    ready: bool,
 }
 
 /// What the batches that entered at one time hold until they are durable.
@@ -105,41 +107,32 @@ impl Admission {
             FeedEvent::File(file) => (file.batch_id.clone(), file.file_count, file.position),
             FeedEvent::EmptyBatch { batch_id } => (batch_id.clone(), 0, None),
         };
-        let batch_id = &batch_id;
-        if let Some(&time) = self.done.get(batch_id) {
+        if let Some(&time) = self.done.get(&batch_id) {
             if let Some(at) = position {
                 self.commits.hold(time, at);
             }
             return; // a repeat of a batch in the dataflow
         }
-        if self.durable.ids.contains(batch_id) {
-            if let Some(at) = position {
-                self.commits.pass(at);
-            }
-            return; // a repeat of a written batch
+        if self.durable.ids.contains(&batch_id) {
+            return self.pass(position); // a repeat of a written batch
         }
         let batch = self.gathering.entry(batch_id.clone()).or_insert_with(|| Gathering {
             file_count,
             files: Vec::new(),
             ids: HashSet::new(),
             first_seen: now,
+            ready: false,
         });
         if let FeedEvent::File(file) = event {
             // A file dropped here is passed: the batch's first delivery of a file sits at
             // a lower offset and holds the partition.
             if batch.ids.contains(&file.file_id) {
-                if let Some(at) = position {
-                    self.commits.pass(at);
-                }
-                return; // delivered again: the first delivery is kept
+                return self.pass(position); // delivered again: the first delivery is kept
             }
             if file.file_count != batch.file_count {
                 tracing::warn!(batch_id = %file.batch_id, first = batch.file_count, got = file.file_count,
                     "ignoring a file whose file_count disagrees with its batch's first event");
-                if let Some(at) = position {
-                    self.commits.pass(at);
-                }
-                return;
+                return self.pass(position);
             }
             if let Some(at) = position {
                 self.commits.wait(at);
@@ -148,8 +141,16 @@ impl Admission {
             batch.files.push(file);
             self.buffered += 1;
         }
-        if batch.files.len() as u32 == batch.file_count && !self.ready.contains(batch_id) {
-            self.ready.push_back(batch_id.clone());
+        if batch.files.len() as u32 == batch.file_count && !batch.ready {
+            batch.ready = true;
+            self.ready.push_back(batch_id);
+        }
+    }
+
+    /// An event that needs nothing: its position, if any, need not hold its partition.
+    fn pass(&mut self, position: Option<Position>) {
+        if let Some(at) = position {
+            self.commits.pass(at);
         }
     }
 
@@ -157,17 +158,14 @@ impl Admission {
     /// they enter incomplete and are reported failed with the missing count.
     pub fn expire(&mut self, now: Time) {
         let timeout = self.limits.batch_timeout.as_millis() as Time;
-        let expired: Vec<String> = self
-            .gathering
-            .iter()
-            .filter(|(id, b)| now >= b.first_seen.saturating_add(timeout) && !self.ready.contains(*id))
-            .map(|(id, _)| id.clone())
-            .collect();
-        for batch_id in expired {
-            let batch = &self.gathering[&batch_id];
+        for (batch_id, batch) in &mut self.gathering {
+            if batch.ready || now < batch.first_seen.saturating_add(timeout) {
+                continue;
+            }
             let missing = batch.file_count - batch.files.len() as u32;
             tracing::warn!(%batch_id, missing, "batch timed out");
-            self.ready.push_back(batch_id);
+            batch.ready = true;
+            self.ready.push_back(batch_id.clone());
         }
     }
 

@@ -4,7 +4,7 @@
 //! diagnoses, a second writer after a restart): a step never moves a batch backwards and
 //! never touches a final one, and concurrent steps serialise on the batch row.
 
-use super::{BatchState, Store, begin_write, dialect, with_pool};
+use super::{BatchState, Store, begin_write, insert_and_lock_batch, with_pool};
 use crate::error::StoreError;
 
 impl Store {
@@ -24,23 +24,7 @@ impl Store {
             // SQLite: BEGIN IMMEDIATE takes the write lock before the read, so two steppers
             // queue instead of both reading the old state. Postgres: the row lock below.
             let mut tx = pool.begin_with(begin_write(backend)).await?;
-            let inserted = sqlx::query(
-                "INSERT INTO batches (batch_id, status) VALUES ($1, 'uploaded') ON CONFLICT (batch_id) DO NOTHING",
-            )
-            .bind(batch_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1;
-            let current: String = sqlx::query_scalar(dialect(
-                backend,
-                "SELECT status FROM batches WHERE batch_id = $1 FOR UPDATE",
-                "SELECT status FROM batches WHERE batch_id = $1",
-            ))
-            .bind(batch_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            let current: BatchState = current.parse()?;
+            let (inserted, current) = insert_and_lock_batch!(backend, tx, batch_id, None::<&str>);
             let path = if current.precedes(to) { current.path_to(to).unwrap_or_default() } else { Vec::new() };
             debug_assert!(!current.precedes(to) || !path.is_empty(), "{current} precedes {to} without a path");
             for step in &path {

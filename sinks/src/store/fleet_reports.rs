@@ -1,25 +1,16 @@
 //! The fleet reports the dataflow maintains, stored as its fleet sink writes them.
 
 use argus_pipeline::FleetReport;
+pub use argus_pipeline::write::FleetView;
 
 use super::{Store, dialect, to_json, with_pool};
 use crate::error::StoreError;
 
-/// Which fleet report a row holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FleetView {
-    /// Every completed batch.
-    AllTime,
-    /// The batches whose sessions ended within the pipeline's window.
-    Window,
-}
-
-impl FleetView {
-    fn as_str(self) -> &'static str {
-        match self {
-            FleetView::AllTime => "all",
-            FleetView::Window => "window",
-        }
+/// The row key of a view.
+fn key(view: FleetView) -> &'static str {
+    match view {
+        FleetView::AllTime => "all",
+        FleetView::Window => "window",
     }
 }
 
@@ -35,7 +26,7 @@ impl Store {
              SET document = excluded.document, updated_at_ms = excluded.updated_at_ms",
         );
         with_pool!(self, pool => {
-            sqlx::query(sql).bind(view.as_str()).bind(&document).execute(pool).await?;
+            sqlx::query(sql).bind(key(view)).bind(&document).execute(pool).await?;
         });
         Ok(())
     }
@@ -48,7 +39,7 @@ impl Store {
             "SELECT document FROM fleet_reports WHERE view = $1",
         );
         let document = with_pool!(self, pool => {
-            sqlx::query_scalar(sql).bind(view.as_str()).fetch_optional(pool).await?
+            sqlx::query_scalar(sql).bind(key(view)).fetch_optional(pool).await?
         });
         Ok(document)
     }

@@ -73,6 +73,34 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// Inside the write transaction `$tx`: inserts the batch at `uploaded` (with `$vin`) when
+/// it is missing, then locks its row (Postgres; SQLite's `BEGIN IMMEDIATE` already holds
+/// the write lock) and reads its state. Evaluates to `(inserted, current state)`.
+macro_rules! insert_and_lock_batch {
+    ($backend:expr, $tx:ident, $id:expr, $vin:expr) => {{
+        let inserted = sqlx::query(
+            "INSERT INTO batches (batch_id, status, vin) VALUES ($1, 'uploaded', $2) \
+             ON CONFLICT (batch_id) DO NOTHING",
+        )
+        .bind($id)
+        .bind($vin)
+        .execute(&mut *$tx)
+        .await?
+        .rows_affected()
+            == 1;
+        let current: String = sqlx::query_scalar($crate::store::dialect(
+            $backend,
+            "SELECT status FROM batches WHERE batch_id = $1 FOR UPDATE",
+            "SELECT status FROM batches WHERE batch_id = $1",
+        ))
+        .bind($id)
+        .fetch_one(&mut *$tx)
+        .await?;
+        (inserted, current.parse::<$crate::store::BatchState>()?)
+    }};
+}
+pub(crate) use insert_and_lock_batch;
+
 impl Store {
     /// Opens a store: `postgres://user@host:port/db` (or `postgresql://…`), or
     /// `sqlite://path?mode=rwc` (`sqlite::memory:` for a private in-memory store).

@@ -10,7 +10,7 @@
 use argus_pipeline::report::FinishedBatch;
 use serde::{Deserialize, Serialize};
 
-use super::{BatchState, Store, begin_write, dialect, to_json, with_pool};
+use super::{BatchState, Store, begin_write, dialect, insert_and_lock_batch, to_json, with_pool};
 use crate::diagnosis::Diagnosis;
 use crate::error::{StoreError, to_i64};
 
@@ -152,23 +152,7 @@ impl Store {
         let backend = self.backend();
         with_pool!(self, pool => {
             let mut tx = pool.begin_with(begin_write(backend)).await?;
-            sqlx::query(
-                "INSERT INTO batches (batch_id, status, vin) VALUES ($1, 'uploaded', $2) \
-                 ON CONFLICT (batch_id) DO NOTHING",
-            )
-            .bind(id)
-            .bind(report.vin.as_deref())
-            .execute(&mut *tx)
-            .await?;
-            let current: String = sqlx::query_scalar(dialect(
-                backend,
-                "SELECT status FROM batches WHERE batch_id = $1 FOR UPDATE",
-                "SELECT status FROM batches WHERE batch_id = $1",
-            ))
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-            let current: BatchState = current.parse()?;
+            let (_, current) = insert_and_lock_batch!(backend, tx, id, report.vin.as_deref());
             if current.is_terminal() {
                 upsert_offsets!(backend, tx, offsets);
                 tx.commit().await?;

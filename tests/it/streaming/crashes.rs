@@ -29,13 +29,7 @@ async fn a_pipeline_killed_at_twenty_random_moments_stores_every_batch_once() {
     let _pipeline = PipelineProcess::start(&args);
     wait_final(&store, fleet.ids.len(), Duration::from_secs(180), &[&args.log]).await;
     fleet.assert_stored(&store, "after 20 crashes").await;
-    let reports: i64 = match &store {
-        argus_sinks::Store::Postgres(pool) => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM reports").fetch_one(pool).await.unwrap()
-        }
-        argus_sinks::Store::Sqlite(_) => unreachable!("the test uses Postgres"),
-    };
-    assert_eq!(reports as usize, fleet.ids.len(), "one report per batch");
+    assert_eq!(report_rows(&store).await, fleet.ids.len(), "one report per batch");
     store.close().await;
     db.drop_it().await;
 }

@@ -136,7 +136,15 @@ pub async fn wait_final(store: &Store, count: usize, within: Duration, logs: &[&
 }
 
 pub async fn final_batches(store: &Store) -> usize {
-    let sql = "SELECT COUNT(*) FROM batches WHERE status IN ('completed', 'failed')";
+    count(store, "SELECT COUNT(*) FROM batches WHERE status IN ('completed', 'failed')").await
+}
+
+/// Rows of the `reports` table: one per stored batch, never two.
+pub async fn report_rows(store: &Store) -> usize {
+    count(store, "SELECT COUNT(*) FROM reports").await
+}
+
+async fn count(store: &Store, sql: &str) -> usize {
     let count: i64 = match store {
         Store::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
         Store::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),

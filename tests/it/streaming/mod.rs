@@ -15,23 +15,15 @@ use harness::*;
 
 use crate::broker::KafkaBroker;
 
-use crate::util::{argus, copy_tree, run_ok, vector_root};
+use crate::util::{copy_tree, generate, vector_root};
 
 /// A root with the conformance vectors and a generated fleet of `batches` batches.
-fn fleet_root(into: &Path, batches: u32) -> std::path::PathBuf {
+fn fleet_root(into: &Path, batches: u32) -> PathBuf {
     let root = into.join("root");
-    run_ok(argus().arg("gen").arg(&root).args([
-        "--batches",
-        &batches.to_string(),
-        "--files-per-batch",
-        "2",
-        "--size",
-        "24KiB",
-        "--seed",
-        "11",
-        "--corrupt",
-        "0.05",
-    ]));
+    generate(
+        &root,
+        &format!("--batches {batches} --files-per-batch 2 --size 24KiB --seed 11 --corrupt 0.05"),
+    );
     copy_tree(&vector_root(into), &root);
     root
 }

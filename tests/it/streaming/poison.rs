@@ -11,21 +11,12 @@ use serde_json::json;
 
 use super::harness::*;
 use super::pipeline_args;
-use crate::util::{argus, run_ok};
+use crate::util::{generate, run_ok};
 
 /// A small root: `batches` generated batches of two files.
 fn small_root(into: &Path, batches: u32, seed: u64) -> PathBuf {
     let root = into.join("root");
-    run_ok(argus().arg("gen").arg(&root).args([
-        "--batches",
-        &batches.to_string(),
-        "--files-per-batch",
-        "2",
-        "--size",
-        "16KiB",
-        "--seed",
-        &seed.to_string(),
-    ]));
+    generate(&root, &format!("--batches {batches} --files-per-batch 2 --size 16KiB --seed {seed}"));
     root
 }
 

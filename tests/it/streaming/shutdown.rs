@@ -92,12 +92,7 @@ async fn a_store_outage_mid_run_loses_nothing_and_writes_nothing_twice() {
     let store = argus_sinks::Store::open(&db.url()).await.unwrap();
     wait_final(&store, fleet.ids.len(), Duration::from_secs(180), &[&args.log]).await;
     fleet.assert_stored(&store, "across a store outage").await;
-    let Ok(argus_sinks::Store::Postgres(pool)) = argus_sinks::Store::open(&db.url()).await else {
-        unreachable!()
-    };
-    let reports: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reports").fetch_one(&pool).await.unwrap();
-    assert_eq!(reports as usize, fleet.ids.len(), "one report per batch");
-    pool.close().await;
+    assert_eq!(report_rows(&store).await, fleet.ids.len(), "one report per batch");
     store.close().await;
     admin.close().await;
     db.drop_it().await;

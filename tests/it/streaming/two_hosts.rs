@@ -117,7 +117,7 @@ async fn two_pipeline_hosts_form_one_cluster_and_give_the_replays_reports() {
     let kafka_port: u16 = fleet.broker.bootstrap().rsplit(':').next().unwrap().parse().unwrap();
     network.relay(kafka_port);
     network.relay(5432);
-    std::thread::sleep(Duration::from_millis(300)); // the relays listen
+    tokio::time::sleep(Duration::from_millis(300)).await; // the relays listen
 
     let hostfile = fleet.tmp.path().join("hostfile");
     let hosts = format!("{}:2101\n{}:2101\n", network.host_address(0), network.host_address(1));
