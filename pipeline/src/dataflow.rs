@@ -79,7 +79,7 @@ pub fn build(scope: Scope<'_, Time>, config: &DataflowConfig, parts: WorkerParts
     let ranges = split.flat_map(|s| if let SplitItem::Range(r) = s { Some(r) } else { None });
     let parsed = parse_ranges(ranges, cache, metrics.clone(), config.bytes_per_activation);
 
-    let finished = gather(opened.concat(heads).concat(parsed), config.k);
+    let finished = gather(opened.concat(heads).concat(parsed), config.k, writers.clone());
     let mut written = vec![batch_sink(finished.clone(), writers.clone(), errors.clone(), metrics)];
 
     let seed = fleet_seed.into_iter().map(|entry| (0, entry)).to_stream(scope);

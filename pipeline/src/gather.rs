@@ -13,6 +13,7 @@ use timely::dataflow::operators::generic::Operator;
 
 use crate::items::{FileHead, GatherPart, Time, route};
 use crate::report::{BatchStatus, FileOutcome, FinishedBatch, assemble_batch};
+use crate::write::Writers;
 
 /// A batch being gathered.
 #[derive(Default)]
@@ -21,6 +22,8 @@ struct BatchParts {
     first_event_ms: Option<Time>,
     heads: HashMap<String, FileHead>,
     parsed: HashMap<String, Parsed>,
+    /// Files whose head and every range arrived.
+    files_parsed: u32,
 }
 
 /// What the parse found in a file's ranges.
@@ -29,6 +32,7 @@ struct Parsed {
     content: RangeScan,
     /// Found by the parse of a whole-file range only; a walked file's head has its layout.
     layout: Layout,
+    ranges: u64,
 }
 
 impl BatchParts {
@@ -38,7 +42,7 @@ impl BatchParts {
             .heads
             .into_values()
             .map(|head| {
-                let Parsed { content, layout: parsed_layout } =
+                let Parsed { content, layout: parsed_layout, .. } =
                     parsed.remove(&head.file_id).unwrap_or_default();
                 let mut layout = head.layout();
                 layout.merge(&parsed_layout);
@@ -71,9 +75,13 @@ impl BatchParts {
     }
 }
 
+/// Gathers the parts of every batch; tells `writers` each time a batch has one more file
+/// parsed, so that readers can follow a big batch's progress (the report does not depend
+/// on it).
 pub fn gather<'s>(
     parts: StreamVec<'s, Time, GatherPart>,
     k: usize,
+    writers: Writers,
 ) -> StreamVec<'s, Time, (Time, FinishedBatch)> {
     let by_batch = Exchange::new(|p: &GatherPart| route(p.batch_id()));
     parts.unary_frontier::<CapacityContainerBuilder<Vec<(Time, FinishedBatch)>>, _, _, _>(
@@ -88,7 +96,12 @@ pub fn gather<'s>(
                         let time = part.time();
                         let (_, batches) =
                             pending.entry(time).or_insert_with(|| (cap.delayed(&time, 0), BTreeMap::new()));
-                        add_part(batches, part);
+                        if let Some(Progress { batch_id, files_parsed, file_count }) = add_part(batches, part)
+                        {
+                            for writer in writers.borrow_mut().iter_mut() {
+                                writer.file_parsed(&batch_id, files_parsed, file_count);
+                            }
+                        }
                     }
                 });
                 while let Some((&time, _)) = pending.first_key_value() {
@@ -106,22 +119,48 @@ pub fn gather<'s>(
     )
 }
 
-fn add_part(batches: &mut BTreeMap<String, BatchParts>, part: GatherPart) {
-    match part {
+/// Files parsed so far of a batch, and of how many.
+struct Progress {
+    batch_id: String,
+    files_parsed: u32,
+    file_count: u32,
+}
+
+/// Adds a part to its batch; returns the batch's progress when the part completed a file.
+fn add_part(batches: &mut BTreeMap<String, BatchParts>, part: GatherPart) -> Option<Progress> {
+    let (batch_id, file_id) = match part {
         GatherPart::Open { batch_id, file_count, first_event_ms, .. } => {
             let batch = batches.entry(batch_id).or_default();
             batch.file_count = file_count;
             batch.first_event_ms = Some(first_event_ms);
+            return None;
         }
         GatherPart::Head(head) => {
-            batches.entry(head.batch_id.clone()).or_default().heads.insert(head.file_id.clone(), head);
+            let ids = (head.batch_id.clone(), head.file_id.clone());
+            let batch = batches.entry(head.batch_id.clone()).or_default();
+            // The batch's opening part may come after its first files.
+            batch.file_count = head.file_count;
+            batch.heads.insert(head.file_id.clone(), head);
+            ids
         }
         GatherPart::Range { batch_id, file_id, part, .. } => {
-            let parsed = batches.entry(batch_id).or_default().parsed.entry(file_id).or_default();
+            let parsed =
+                batches.entry(batch_id.clone()).or_default().parsed.entry(file_id.clone()).or_default();
             part.add_to(&mut parsed.content);
             if let Some(layout) = &part.layout {
                 parsed.layout.merge(layout);
             }
+            parsed.ranges += 1;
+            (batch_id, file_id)
         }
+    };
+    let batch = batches.get_mut(&batch_id)?;
+    let head = batch.heads.get(&file_id)?;
+    let ranges = batch.parsed.get(&file_id).map_or(0, |p| p.ranges);
+    debug_assert!(ranges <= head.ranges, "more ranges of {file_id} than the split handed out");
+    if ranges != head.ranges {
+        return None;
     }
+    batch.files_parsed += 1;
+    Some(Progress { batch_id, files_parsed: batch.files_parsed, file_count: batch.file_count })
 }

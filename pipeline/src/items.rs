@@ -74,6 +74,8 @@ pub struct FileHead {
     pub batch_id: String,
     pub file_id: String,
     pub location: String,
+    /// Files in its batch (as the batch's events declare).
+    pub file_count: u32,
     pub bytes: u64,
     pub rejection: Option<String>,
     pub vin: Option<String>,
@@ -81,6 +83,9 @@ pub struct FileHead {
     pub chunks: u64,
     pub bytes_skipped: u64,
     pub truncated: bool,
+    /// How many ranges the split handed out for this file: the gather knows the file is
+    /// parsed once that many have arrived.
+    pub ranges: u64,
 }
 
 impl FileHead {

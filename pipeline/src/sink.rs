@@ -35,4 +35,9 @@ pub trait ReportWriter {
     fn write_fleet_window(&mut self, _fleet: &FleetReport) -> Result<(), SinkError> {
         Ok(())
     }
+
+    /// Progress while a batch is gathered: `files_parsed` of its `file_count` files are
+    /// parsed. Called on the gathering worker, in no guaranteed order across batches;
+    /// best effort (the report's write records the final figure). Default: ignored.
+    fn file_parsed(&mut self, _batch_id: &str, _files_parsed: u32, _file_count: u32) {}
 }

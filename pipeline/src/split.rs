@@ -106,6 +106,7 @@ impl Walking {
             self.head.chunks = layout.chunks;
             self.head.bytes_skipped = layout.bytes_skipped;
             self.head.truncated = layout.truncated;
+            self.head.ranges = self.ranges;
             session.give(SplitItem::Head(self.head.clone()));
         }
         ((self.splitter.position() - before) as u64, done)
@@ -140,7 +141,8 @@ pub fn split_files<'s>(
                         Plan::Walk(head, rec, splitter) => {
                             walking.push_back(Walking { cap, head, rec, splitter, ranges: 0 })
                         }
-                        Plan::Whole(head, range) => {
+                        Plan::Whole(mut head, range) => {
+                            head.ranges = 1;
                             let task = SplitItem::Range(head.range_task(0, range, true));
                             output.session(&cap).give_iterator([task, SplitItem::Head(head)].into_iter());
                         }
@@ -184,6 +186,7 @@ fn start(time: Time, file: FileReady, cache: &MapCache, config: SplitConfig, pee
         batch_id: file.batch_id.clone(),
         file_id: file.file_id.clone(),
         location: file.location.clone(),
+        file_count: file.file_count,
         bytes: 0,
         rejection: None,
         vin: None,
@@ -191,6 +194,7 @@ fn start(time: Time, file: FileReady, cache: &MapCache, config: SplitConfig, pee
         chunks: 0,
         bytes_skipped: 0,
         truncated: false,
+        ranges: 0,
     };
     let rec = match cache.open(&file.location, time) {
         Ok(rec) => rec,

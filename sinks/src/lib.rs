@@ -12,6 +12,7 @@
 pub mod diagnosis;
 mod error;
 mod fleet_writer;
+mod progress_writer;
 mod retry;
 pub mod store;
 mod writer;

@@ -12,6 +12,7 @@ use tokio::runtime::Handle;
 use crate::diagnosis::Diagnoser;
 use crate::error::StoreError;
 use crate::fleet_writer::FleetRowWriter;
+use crate::progress_writer::ProgressWriter;
 use crate::retry::{Backoff, GaveUp, retrying};
 use crate::store::{BatchState, FleetView, KafkaOffset, Store, WriteOutcome};
 
@@ -65,6 +66,7 @@ pub struct StoreWriter {
     backoff: Backoff,
     fleet: FleetRowWriter,
     fleet_window: FleetRowWriter,
+    progress: ProgressWriter,
 }
 
 impl StoreWriter {
@@ -86,7 +88,8 @@ impl StoreWriter {
     ) -> Self {
         let fleet_row = |view| FleetRowWriter::new(store.clone(), view, handle.clone(), backoff);
         let (fleet, fleet_window) = (fleet_row(FleetView::AllTime), fleet_row(FleetView::Window));
-        Self { store, diagnoser, handle, metrics, backoff, fleet, fleet_window }
+        let progress = ProgressWriter::new(store.clone(), &handle);
+        Self { store, diagnoser, handle, metrics, backoff, fleet, fleet_window, progress }
     }
 
     /// Stores one batch, retrying transient failures; diagnoses it at most once.
@@ -135,6 +138,10 @@ impl ReportWriter for StoreWriter {
     fn write_fleet(&mut self, fleet: &FleetReport) -> Result<(), SinkError> {
         self.fleet.write(fleet);
         Ok(())
+    }
+
+    fn file_parsed(&mut self, batch_id: &str, files_parsed: u32, file_count: u32) {
+        self.progress.file_parsed(batch_id, files_parsed, file_count);
     }
 
     fn write_fleet_window(&mut self, fleet: &FleetReport) -> Result<(), SinkError> {

@@ -59,8 +59,10 @@ pub struct SourceConfig {
     pub blocked_tick: Duration,
     /// Ids of durably written batches remembered so that late repeats of their events
     /// change nothing; the oldest are forgotten beyond this many (the store, which a
-    /// streaming feed asks before it passes on a new batch, remembers the rest). Default
-    /// 100,000.
+    /// streaming feed asks before it passes on a new batch, remembers the rest). Repeats
+    /// come soon after the first delivery (a redelivered poll, a producer's retry), so a
+    /// few thousand suffice; a large ring is memory that grows through a long run until
+    /// it fills. Default 4,096.
     pub remembered_batches: usize,
     /// The ingest clock, in milliseconds since the Unix epoch.
     pub clock: crate::Clock,
@@ -76,7 +78,7 @@ impl Default for SourceConfig {
             batch_timeout: Duration::from_secs(600),
             idle_tick: Duration::from_millis(100),
             blocked_tick: Duration::from_millis(1),
-            remembered_batches: 100_000,
+            remembered_batches: 4096,
             clock: crate::system_clock(),
         }
     }

@@ -17,6 +17,8 @@ pub struct Capture {
     pub batches: Arc<Mutex<Vec<FinishedBatch>>>,
     pub fleet: Arc<Mutex<Option<FleetReport>>>,
     pub window: Arc<Mutex<Option<FleetReport>>>,
+    /// Every progress call: (batch id, files parsed, file count).
+    pub progress: Arc<Mutex<Vec<(String, u32, u32)>>>,
 }
 
 impl ReportWriter for Capture {
@@ -31,6 +33,9 @@ impl ReportWriter for Capture {
     fn write_fleet_window(&mut self, fleet: &FleetReport) -> Result<(), SinkError> {
         *self.window.lock().unwrap() = Some(fleet.clone());
         Ok(())
+    }
+    fn file_parsed(&mut self, batch_id: &str, files_parsed: u32, file_count: u32) {
+        self.progress.lock().unwrap().push((batch_id.to_owned(), files_parsed, file_count));
     }
 }
 

@@ -4,5 +4,6 @@ mod commit;
 mod common;
 mod durable;
 mod fleet;
+mod progress;
 mod source;
 mod whole_file;

@@ -9,6 +9,7 @@ mod advance;
 mod budget;
 mod fleet;
 mod fleet_reports;
+mod progress;
 mod read;
 mod seed;
 mod status;

@@ -23,6 +23,10 @@ pub struct StoredBatch {
     pub first_ts_ns: Option<u64>,
     pub last_ts_ns: Option<u64>,
     pub failure: Option<String>,
+    /// Files the batch declares, once known.
+    pub file_count: Option<u32>,
+    /// Files parsed so far (as committed by the pipeline's progress writer).
+    pub files_parsed: u32,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
     pub files: Vec<StoredFile>,
@@ -50,7 +54,8 @@ pub struct BatchSummary {
 }
 
 const BATCH_COLUMNS: &str = "batch_id, status, vin, vehicle_id, firmware, records, error_events, \
-    first_ts_ns, last_ts_ns, failure, created_at_ms, updated_at_ms";
+    first_ts_ns, last_ts_ns, failure, CAST(file_count AS BIGINT) AS file_count, \
+    CAST(files_parsed AS BIGINT) AS files_parsed, created_at_ms, updated_at_ms";
 
 impl Store {
     /// The report document exactly as written (the bytes the API serves), if stored.
@@ -104,6 +109,8 @@ impl Store {
                 first_ts_ns: opt_u64(row.try_get("first_ts_ns")?)?,
                 last_ts_ns: opt_u64(row.try_get("last_ts_ns")?)?,
                 failure: row.try_get("failure")?,
+                file_count: opt_u32(row.try_get("file_count")?)?,
+                files_parsed: to_u32(row.try_get("files_parsed")?, "files_parsed")?,
                 created_at_ms: row.try_get("created_at_ms")?,
                 updated_at_ms: row.try_get("updated_at_ms")?,
                 files: Vec::new(),
@@ -198,4 +205,12 @@ fn file_status_from_str(s: &str) -> Result<FileStatus, StoreError> {
 
 fn opt_u64(value: Option<i64>) -> Result<Option<u64>, StoreError> {
     value.map(|v| to_u64(v, "timestamp")).transpose()
+}
+
+fn to_u32(value: i64, what: &str) -> Result<u32, StoreError> {
+    u32::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} = {value}")))
+}
+
+fn opt_u32(value: Option<i64>) -> Result<Option<u32>, StoreError> {
+    value.map(|v| to_u32(v, "file_count")).transpose()
 }

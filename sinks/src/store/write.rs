@@ -168,7 +168,9 @@ impl Store {
 
             sqlx::query(
                 "UPDATE batches SET vin = COALESCE($2, vin), firmware = $3, records = $4, \
-                 error_events = $5, first_ts_ns = $6, last_ts_ns = $7, code_norm = $8 WHERE batch_id = $1",
+                 error_events = $5, first_ts_ns = $6, last_ts_ns = $7, code_norm = $8, files_parsed = $9, \
+                 file_count = CASE WHEN file_count IS NULL OR file_count < $9 THEN $9 ELSE file_count END \
+                 WHERE batch_id = $1",
             )
             .bind(id)
             .bind(report.vin.as_deref())
@@ -178,6 +180,7 @@ impl Store {
             .bind(row.first_ts_ns)
             .bind(row.last_ts_ns)
             .bind(row.code_norm)
+            .bind(i64::try_from(report.files.len()).unwrap_or(i64::MAX))
             .execute(&mut *tx)
             .await?;
             for file in &report.files {

@@ -9,6 +9,7 @@ mod diagnosis;
 mod fleet_rows;
 mod llm;
 mod migrations;
+mod progress;
 mod reads;
 mod stalled_llm;
 mod status;
