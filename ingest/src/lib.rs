@@ -4,11 +4,13 @@
 
 pub mod dir_feed;
 pub mod kafka;
+pub mod object_listing;
 pub mod object_store;
 pub mod spool;
 pub mod store_feed;
+pub mod task_feed;
 
 pub use dir_feed::DirFeed;
 pub use object_store::{StoreAt, StoreUrlError, open_url};
-pub use spool::SpoolResolver;
-pub use store_feed::StoreFeed;
+pub use store_feed::{SpoolConfig, StoreFeed};
+pub use task_feed::TaskFeed;

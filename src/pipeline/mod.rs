@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use argus_ingest::kafka::{KafkaConfig, KafkaFeed, KafkaIngest, ObjectRoot, Placement};
+use argus_ingest::kafka::{KafkaConfig, KafkaIngest, ObjectRoot, Placement, TaskFeed};
 use argus_pipeline::source::SourceConfig;
 use argus_pipeline::{DataflowConfig, Feed, Job, LocalResolver, Metrics, ReportWriter};
 use argus_sinks::StoreWriter;
@@ -101,7 +101,7 @@ pub fn run(args: PipelineArgs) -> anyhow::Result<ExitCode> {
     let mut ingest =
         KafkaIngest::start(&kafka, placement, Arc::new(StoreLedger(store.clone())), root, runtime.handle())
             .context("starting the kafka feed")?;
-    let feeds: Arc<Mutex<Vec<Option<KafkaFeed>>>> = Arc::new(Mutex::new(std::mem::take(&mut ingest.feeds)));
+    let feeds: Arc<Mutex<Vec<Option<TaskFeed>>>> = Arc::new(Mutex::new(std::mem::take(&mut ingest.feeds)));
     let first_worker = cluster.process * cluster.workers;
 
     let handle = runtime.handle().clone();

@@ -18,11 +18,11 @@ use tokio::sync::mpsc::{Sender, UnboundedReceiver};
 use tokio::sync::watch;
 
 use super::event::{FileReadyEvent, Poison};
-use super::feed::{Signal, Waker};
 use super::ledger::{BatchStep, Ledger};
 use super::objects::{FETCH_PATIENCE, FetchError, ObjectRoot};
 use super::producer::{DeadLetter, send_dead_letter};
 use super::tracker::BatchTracker;
+use crate::task_feed::{Signal, Waker};
 
 /// The channel to one worker's feed.
 pub(crate) struct WorkerLink {

@@ -1,0 +1,3 @@
+//! The ingest crate's integration tests.
+
+mod store_feed;
