@@ -3,12 +3,18 @@
 //! streaming pipeline with its producer. (The upload API joins them here.)
 
 pub mod dir_feed;
+pub mod event;
+pub mod intake;
 pub mod kafka;
+pub mod ledger;
 pub mod object_listing;
 pub mod object_store;
+pub mod objects;
+pub mod queue;
 pub mod spool;
 pub mod store_feed;
 pub mod task_feed;
+pub mod tracker;
 
 pub use dir_feed::DirFeed;
 pub use object_store::{StoreAt, StoreUrlError, open_url};

@@ -8,12 +8,8 @@
 //! and then in Kafka.
 
 mod consumer;
-pub mod event;
 mod lag;
-pub mod ledger;
-pub mod objects;
 pub mod producer;
-pub mod tracker;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,10 +22,10 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch};
 
+pub use crate::event::{FileReadyEvent, Poison};
+pub use crate::ledger::{BatchStep, Ledger, LedgerError};
+pub use crate::objects::ObjectRoot;
 pub use crate::task_feed::{Signal, TaskFeed};
-pub use event::{FileReadyEvent, Poison};
-pub use ledger::{BatchStep, Ledger, LedgerError};
-pub use objects::ObjectRoot;
 pub use producer::{DeadLetter, idempotent_producer, publish_event, send_dead_letter};
 
 use consumer::{ConsumerTask, WorkerLink};
@@ -172,13 +168,12 @@ impl KafkaIngest {
             producer: idempotent_producer(&config.brokers)?,
             topic: config.topic.clone(),
             dlq_topic: config.dlq_topic.clone(),
+            intake: crate::intake::Intake::new(ledger.clone(), root),
             ledger,
-            root,
             feeds_left: feeds.iter().flatten().count(),
             links,
             signals,
             shutdown: shutdown_rx,
-            tracker: tracker::BatchTracker::default(),
             committed: stored,
         };
         let task = runtime.spawn(task.run());
