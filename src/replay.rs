@@ -13,9 +13,7 @@ use argus_pipeline::source::SourceConfig;
 use argus_pipeline::{
     ClusterConfig, DataflowConfig, Feed, Job, JsonDirWriter, LocalResolver, Metrics, ReportWriter,
 };
-use argus_sinks::diagnosis::Diagnoser;
-use argus_sinks::store::redact;
-use argus_sinks::{Store, StoreWriter};
+use argus_sinks::StoreWriter;
 
 use crate::args::parse_duration;
 use crate::progress::Progress;
@@ -130,7 +128,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
 
     let runtime = Arc::new(crate::runtime::start()?);
     let store = match &args.database_url {
-        Some(url) => Some(open_store(url, &runtime)?),
+        Some(url) => Some(crate::live::open_store(url, &runtime)?),
         None => None,
     };
     let spool = args
@@ -214,15 +212,6 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         "replay finished"
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// Opens and migrates the store, and builds the diagnosis from the environment.
-fn open_store(url: &str, runtime: &tokio::runtime::Runtime) -> anyhow::Result<(Store, Arc<Diagnoser>)> {
-    let shown = redact(url);
-    let store = runtime.block_on(Store::open(url)).with_context(|| format!("opening the store {shown}"))?;
-    runtime.block_on(store.migrate()).with_context(|| format!("migrating the store {shown}"))?;
-    let diagnoser = Diagnoser::from_env().context("configuring the diagnosis")?;
-    Ok((store, Arc::new(diagnoser)))
 }
 
 /// What the worker reading the input opens.
