@@ -1,14 +1,17 @@
 //! Getting rec files to the dataflow: replay listings of a directory or object-store
 //! prefix, spooling objects that are not on local disk, and the Kafka feed of the
-//! streaming pipeline with its producer. (The upload API joins them here.)
+//! streaming pipeline with its producer. The upload API publishes
+//! through [`Publish`].
 
 pub mod dir_feed;
 pub mod kafka;
 pub mod object_store;
+pub mod publish;
 pub mod spool;
 pub mod store_feed;
 
 pub use dir_feed::DirFeed;
 pub use object_store::{StoreAt, StoreUrlError, open_url};
+pub use publish::{KafkaPublisher, Publish, PublishError};
 pub use spool::SpoolResolver;
 pub use store_feed::StoreFeed;
