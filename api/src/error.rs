@@ -17,6 +17,8 @@ pub enum ApiError {
     InvalidBatchId(String),
     #[error("invalid file name {0:?}: use 1-200 of A-Z a-z 0-9 . _ -, not starting with a dot")]
     InvalidFileName(String),
+    #[error("malformed VIN {0:?}: expected 1-64 letters, digits or dashes")]
+    InvalidVin(String),
     #[error("invalid query: {0}")]
     InvalidQuery(String),
     #[error("invalid body: {0}")]
@@ -59,8 +61,8 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         use ApiError::*;
         match self {
-            BadRequest(_) | InvalidBatchId(_) | InvalidFileName(_) | InvalidQuery(_) | InvalidBody(_)
-            | EmptyBatch(_) => StatusCode::BAD_REQUEST,
+            BadRequest(_) | InvalidBatchId(_) | InvalidVin(_) | InvalidFileName(_) | InvalidQuery(_)
+            | InvalidBody(_) | EmptyBatch(_) => StatusCode::BAD_REQUEST,
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             UnknownBatch(_) | NoRoute(_) => StatusCode::NOT_FOUND,
@@ -79,6 +81,7 @@ impl ApiError {
         match self {
             BadRequest(_) => "bad_request",
             InvalidBatchId(_) => "invalid_batch_id",
+            InvalidVin(_) => "invalid_vin",
             InvalidFileName(_) => "invalid_file_name",
             InvalidQuery(_) => "invalid_query",
             InvalidBody(_) => "invalid_body",

@@ -57,3 +57,22 @@ impl<S: Send + Sync> FromRequestParts<S> for BatchId {
             .map_err(|_| ApiError::InvalidBatchId(raw))
     }
 }
+
+/// A VIN from the path: 1-64 letters and digits.
+#[derive(Debug, Clone)]
+pub struct Vin(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Vin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Path(params) =
+            axum::extract::Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+                .await
+                .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        let raw = params.into_iter().find(|(k, _)| k == "vin").map(|(_, v)| v).unwrap_or_default();
+        let ok =
+            !raw.is_empty() && raw.len() <= 64 && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if ok { Ok(Vin(raw)) } else { Err(ApiError::InvalidVin(raw)) }
+    }
+}

@@ -58,7 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(metrics::render))
         .route("/openapi.json", get(openapi::document))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .route_layer(axum::middleware::from_fn(metrics::track))
         .fallback(ops::no_route)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

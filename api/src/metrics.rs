@@ -30,7 +30,7 @@ pub fn install_recorder() -> PrometheusHandle {
 }
 
 /// Counts and times every request by its matched route.
-pub async fn track(State(_): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn track(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()

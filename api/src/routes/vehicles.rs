@@ -4,12 +4,12 @@
 use argus_sinks::BatchCursor;
 use argus_sinks::store::BatchSummary;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::ReaderAuth;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::ApiQuery;
+use crate::extract::{ApiQuery, Vin};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -38,7 +38,7 @@ const MAX_PAGE: u32 = 500;
 pub async fn batches(
     _: ReaderAuth,
     State(state): State<AppState>,
-    Path(vin): Path<String>,
+    Vin(vin): Vin,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> ApiResult<Json<VehicleBatches>> {
     let limit = params.limit.unwrap_or(state.config().default_page_size);

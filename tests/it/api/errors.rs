@@ -93,6 +93,10 @@ async fn every_bad_input(backend: Backend) {
         expect(&s, c.get(url(&format!("/api/v1/vehicles/V1/batches?{q}"))), 400, "invalid_query").await;
     }
 
+    expect(&s, c.get(url("/api/v1/vehicles/a%20b/batches")), 400, "invalid_vin").await;
+    expect(&s, c.get(url("/api/v1/vehicles/%FF/batches")), 400, "bad_request").await;
+    expect(&s, c.get(url("/api/v1/batches/%FF")), 400, "bad_request").await;
+
     // Routes and methods that do not exist.
     expect(&s, c.get(url("/api/v1/nothing")), 404, "no_route").await;
     expect(&s, c.delete(url(&format!("/api/v1/batches/{batch}"))), 405, "method_not_allowed").await;

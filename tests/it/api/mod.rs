@@ -166,14 +166,19 @@ impl Server {
         crate::util::read_tree(self.objects_dir.path()).into_keys().collect()
     }
 
-    /// Shuts the server down gracefully and drops its database.
-    pub async fn stop(mut self) {
+    /// Shuts the server down gracefully: returns once the requests in progress ended.
+    pub async fn shut_down(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         if let Some(task) = self.task.take() {
             task.await.unwrap().unwrap();
         }
+    }
+
+    /// Shuts the server down gracefully and drops its database.
+    pub async fn stop(mut self) {
+        self.shut_down().await;
         self.store.close().await;
         if let Some(db) = self.db.take() {
             db.drop_it().await;

@@ -207,6 +207,44 @@ async fn a_client_that_drops_mid_upload_leaves_no_file() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_shutdown_lets_uploads_in_progress_finish() {
+    let mut server = Server::start(Backend::Sqlite).await;
+    let batch = server.create_batch("WAUZZZ8V1KA000001").await;
+    let body: Vec<u8> = (0..12u32 << 20).map(|i| (i % 253) as u8).collect();
+    let head = format!(
+        "POST /api/v1/batches/{batch}/files?name=seg-00.rec HTTP/1.1\r\nHost: x\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let mut stream = partial_request(&server, &head, &body[..10 << 20]).await;
+    let dir = server.objects_dir.path().to_owned();
+    eventually("the upload is under way", async || !crate::util::read_tree(&dir).is_empty()).await;
+    let addr = server.addr;
+    let body_sent = std::sync::atomic::AtomicBool::new(false);
+    let finish = async {
+        // The shutdown has begun (new connections are refused) before the body ends.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "still accepting");
+        stream.write_all(&body[10 << 20..]).await.unwrap();
+        body_sent.store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        answer
+    };
+    let stopped = async {
+        server.shut_down().await;
+        // Only once the upload in progress has ended.
+        assert!(body_sent.load(std::sync::atomic::Ordering::SeqCst), "shut down before the upload ended");
+    };
+    let ((), answer) = tokio::join!(stopped, finish);
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    assert_eq!(std::fs::read(dir.join(format!("batches/{batch}/seg-00.rec"))).unwrap(), body);
+    assert_eq!(server.store.list_uploads(&batch).await.unwrap().len(), 1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_over_the_limit_is_refused_while_it_streams() {
     let config = ApiConfig { max_file_size: 1 << 20, ..ApiConfig::default() };
     let server = Server::start_with(Backend::Sqlite, config, None).await;
