@@ -55,3 +55,42 @@ async fn probes_metrics_openapi_and_request_ids() {
     let _: Value = response.json().await.unwrap();
     server.stop().await;
 }
+
+/// `argus serve-api` serves on SQLite and a local directory; with no broker reachable it
+/// is alive but not ready; SIGTERM stops it cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_serves_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::util::free_port();
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("argus.db").display());
+    let mut child = crate::util::argus()
+        .args(["serve-api", "--addr", &format!("127.0.0.1:{port}"), "--database-url", &db])
+        .arg("--object-store")
+        .arg(dir.path().join("objects"))
+        .args(["--brokers", "127.0.0.1:1"])
+        .env("ARGUS_API_TOKENS", "reader:r,vehicle:v")
+        .env("RUST_LOG", "off")
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "argus serve-api did not come up");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503, "no broker, not ready");
+    let created = client
+        .post(format!("{base}/api/v1/batches"))
+        .bearer_auth("v")
+        .json(&serde_json::json!({"vin": "WAUZZZ8V1KA000001"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    // SAFETY: signalling a child process this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    assert!(status.success(), "{status}");
+}
