@@ -26,6 +26,9 @@ pub struct ApiConfig {
     pub default_page_size: u32,
     /// Multipart part size for object-store uploads. Default 8 MiB.
     pub upload_part_size: usize,
+    /// How long `complete` waits for the queue to accept its events before answering
+    /// 503 (the client completes again later). Default 30 s.
+    pub publish_timeout: Duration,
 }
 
 impl Default for ApiConfig {
@@ -38,6 +41,7 @@ impl Default for ApiConfig {
             report_cache_capacity: 10_000,
             default_page_size: 50,
             upload_part_size: 8 << 20,
+            publish_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -126,7 +126,7 @@ pub async fn view(state: &AppState, batch_id: &str) -> ApiResult<BatchView> {
 }
 
 /// A batch's status, files and progress.
-#[utoipa::path(get, path = "/api/v1/batches/{id}", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/batches/{id}", params(("id" = uuid::Uuid, Path, description = "a batch id")),
     responses((status = 200, body = BatchView), (status = 400), (status = 404)))]
 pub async fn get(
     _: ReaderAuth,
@@ -138,7 +138,7 @@ pub async fn get(
 
 /// Closes a batch for uploads and publishes one file-ready event per file. Completing
 /// again publishes them again.
-#[utoipa::path(post, path = "/api/v1/batches/{id}/complete", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/batches/{id}/complete", params(("id" = uuid::Uuid, Path, description = "a batch id")),
     responses((status = 202, body = BatchCompleted), (status = 400), (status = 404), (status = 503)))]
 pub async fn complete(
     _: VehicleAuth,
@@ -161,9 +161,16 @@ pub async fn complete(
             uploaded_at: Some(rfc3339(upload.uploaded_at_ms)),
         })
         .collect();
-    if let Err(error) = state.publisher().publish(&events).await {
-        tracing::warn!(batch_id = %id, %error, "publishing file-ready events failed; the client may complete again");
-        return Err(ApiError::Unavailable("queue"));
+    match tokio::time::timeout(state.config().publish_timeout, state.publisher().publish(&events)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            tracing::warn!(batch_id = %id, %error, "publishing file-ready events failed; the client may complete again");
+            return Err(ApiError::Unavailable("queue"));
+        }
+        Err(_) => {
+            tracing::warn!(batch_id = %id, "the queue did not accept the file-ready events in time");
+            return Err(ApiError::Unavailable("queue"));
+        }
     }
     let status = if completion.was == BatchState::Pending { BatchState::Uploaded } else { completion.was };
     tracing::info!(batch_id = %id, files = events.len(), was = %completion.was, "batch completed");

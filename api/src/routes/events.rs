@@ -88,7 +88,7 @@ impl Follow {
 }
 
 /// A batch's status as it moves.
-#[utoipa::path(get, path = "/api/v1/batches/{id}/events", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/batches/{id}/events", params(("id" = uuid::Uuid, Path, description = "a batch id")),
     responses((status = 200, description = "text/event-stream of `status` events"), (status = 400), (status = 404)))]
 pub async fn stream(
     _: ReaderAuth,

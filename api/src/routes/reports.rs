@@ -19,7 +19,7 @@ use crate::extract::BatchId;
 use crate::state::AppState;
 
 /// A batch's report with its diagnosis.
-#[utoipa::path(get, path = "/api/v1/batches/{id}/report", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/batches/{id}/report", params(("id" = uuid::Uuid, Path, description = "a batch id")),
     responses((status = 200, description = "the batch report plus `diagnosis` and `similar`"),
               (status = 304), (status = 400), (status = 404), (status = 409)))]
 pub async fn get(

@@ -41,7 +41,7 @@ enum Body {
 }
 
 /// Stores one file of a pending batch.
-#[utoipa::path(post, path = "/api/v1/batches/{id}/files", params(("id" = String, Path), UploadQuery),
+#[utoipa::path(post, path = "/api/v1/batches/{id}/files", params(("id" = uuid::Uuid, Path, description = "a batch id"), UploadQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, body = Uploaded), (status = 400), (status = 404), (status = 409),
               (status = 413), (status = 415)))]

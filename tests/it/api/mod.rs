@@ -7,6 +7,7 @@ mod errors;
 mod events;
 mod ops;
 mod reports;
+mod schemathesis;
 mod uploads;
 
 use std::sync::atomic::{AtomicBool, Ordering};
