@@ -5,6 +5,7 @@
 mod auth;
 mod errors;
 mod events;
+mod kafka;
 mod ops;
 mod reports;
 mod schemathesis;
@@ -81,6 +82,16 @@ impl Server {
 
     /// `objects`: another object store than the temp dir (S3).
     pub async fn start_with(backend: Backend, config: ApiConfig, objects: Option<Objects>) -> Self {
+        Self::start_publishing(backend, config, objects, None).await
+    }
+
+    /// `publisher`: another queue than the recorder (Kafka).
+    pub async fn start_publishing(
+        backend: Backend,
+        config: ApiConfig,
+        objects: Option<Objects>,
+        publisher: Option<Arc<dyn Publish>>,
+    ) -> Self {
         let db = match backend {
             Backend::Sqlite => Db::Sqlite(tempfile::tempdir().unwrap()),
             Backend::Postgres => Db::postgres().await,
@@ -90,7 +101,8 @@ impl Server {
         let objects_dir = tempfile::tempdir().unwrap();
         let objects = objects.unwrap_or_else(|| Objects::local(objects_dir.path()).unwrap());
         let recorder = Arc::new(Recorder::default());
-        let state = AppState::new(config, store.clone(), objects, recorder.clone(), None);
+        let publisher = publisher.unwrap_or_else(|| recorder.clone());
+        let state = AppState::new(config, store.clone(), objects, publisher, None);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();

@@ -315,3 +315,26 @@ async fn uploads_to_s3() {
     assert_eq!(server.recorder.events.lock().unwrap()[0].uri, format!("batches/{batch}/seg-00.rec"));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_drops_mid_upload_to_s3_leaves_no_object_and_no_multipart_upload() {
+    let s3 = crate::s3::S3Server::start();
+    s3.create_bucket("drops");
+    let objects = Objects::new(s3.store("drops"), "fleet".into());
+    let server = Server::start_with(Backend::Sqlite, ApiConfig::default(), Some(objects.clone())).await;
+    let batch = server.create_batch("WAUZZZ8V1KA000001").await;
+    let head = format!(
+        "POST /api/v1/batches/{batch}/files?name=seg-00.rec HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        64 << 20
+    );
+    let stream = partial_request(&server, &head, &vec![5u8; 20 << 20]).await;
+    let in_progress = || s3.http("GET", "/drops?uploads").unwrap().matches("<Upload>").count();
+    eventually("a multipart upload is in progress", async || in_progress() == 1).await;
+    drop(stream);
+    eventually("the multipart upload is aborted", async || in_progress() == 0).await;
+    let listed: Vec<_> =
+        futures::TryStreamExt::try_collect::<Vec<_>>(objects.store.list(None)).await.unwrap();
+    assert!(listed.is_empty(), "{listed:?}");
+    assert!(server.store.list_uploads(&batch).await.unwrap().is_empty());
+    server.stop().await;
+}
