@@ -4,6 +4,7 @@
 pub mod args;
 pub mod generate;
 pub mod inspect;
+pub mod live;
 pub mod logging;
 pub mod migrate;
 pub mod pipeline;

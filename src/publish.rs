@@ -8,11 +8,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use argus_ingest::dir_feed::batch_events;
 use argus_ingest::kafka::{FileReadyEvent, idempotent_producer, publish_event};
-use argus_pipeline::{FeedEvent, FeedState};
+use argus_ingest::object_listing::{batch_files, batch_prefixes};
+use argus_ingest::{DirFeed, StoreAt};
+use argus_pipeline::{Feed, FeedEvent, FeedState};
 use futures::future::try_join_all;
 
-use crate::replay::{FeedSource, Root, root_of};
+use crate::replay::{Root, root_of};
 
 /// Arguments of `argus publish`.
 #[derive(Debug, clap::Args)]
@@ -32,20 +35,21 @@ pub struct PublishArgs {
 pub fn run(args: PublishArgs) -> anyhow::Result<ExitCode> {
     let runtime = Arc::new(crate::runtime::start()?);
     let root = root_of(&args.root)?;
-    let (source, prefix) = match root {
+    let (listed, prefix) = match root {
         Root::Dir(dir) => {
             anyhow::ensure!(dir.is_dir(), "publish root {} is not a directory", dir.display());
             let dir = dir.canonicalize().with_context(|| format!("resolving {}", dir.display()))?;
             let prefix = format!("{}/", dir.display());
-            (FeedSource::Dir(dir), prefix)
+            (list_dir(&dir)?, prefix)
         }
         Root::Store(at) => {
             let prefix =
                 if at.prefix.as_ref().is_empty() { String::new() } else { format!("{}/", at.prefix) };
-            (FeedSource::Store(at, runtime.clone()), prefix)
+            let base = at.base.clone();
+            (runtime.block_on(list_store(&at)).with_context(|| format!("listing {base}"))?, prefix)
         }
     };
-    let (events, empty) = list_events(source, &prefix)?;
+    let (events, empty) = file_ready_events(listed, &prefix)?;
     let producer = idempotent_producer(&args.brokers).context("creating the producer")?;
     let published = runtime.block_on(async {
         for chunk in events.chunks(args.in_flight.max(1)) {
@@ -62,37 +66,48 @@ pub fn run(args: PublishArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Every batch of a layout in a directory, as the replay lists it.
+fn list_dir(dir: &std::path::Path) -> anyhow::Result<Vec<FeedEvent>> {
+    let mut feed = DirFeed::open(dir)?;
+    let mut events = Vec::new();
+    while feed.poll(64, &mut events) != FeedState::Finished {}
+    Ok(events)
+}
+
+/// Every batch of a layout in an object store, as the replay lists it.
+async fn list_store(at: &StoreAt) -> anyhow::Result<Vec<FeedEvent>> {
+    let mut events = Vec::new();
+    for (batch_id, prefix) in batch_prefixes(at).await? {
+        events.extend(batch_events(&batch_id, batch_files(at, &prefix).await?));
+    }
+    Ok(events)
+}
+
 /// Every file of the layout as a file-ready event, in listing order, and the number of
 /// empty batches.
-fn list_events(source: FeedSource, prefix: &str) -> anyhow::Result<(Vec<FileReadyEvent>, usize)> {
-    let mut feed = source.open()?;
-    let (mut events, mut polled, mut empty) = (Vec::new(), Vec::new(), 0);
-    loop {
-        let state = feed.poll(64, &mut polled);
-        for event in polled.drain(..) {
-            let file = match event {
-                FeedEvent::File(file) => file,
-                FeedEvent::EmptyBatch { .. } => {
-                    empty += 1;
-                    continue;
-                }
-                FeedEvent::Passed(_) => continue,
-            };
-            let uri = file.location.strip_prefix(prefix).unwrap_or(&file.location).to_owned();
-            let size = file.size.with_context(|| format!("{uri}: the listing gave no size"))?;
-            events.push(FileReadyEvent {
-                batch_id: file.batch_id,
-                file_id: file.file_id,
-                uri,
-                size,
-                file_count: file.file_count,
-                vin: None,
-                vehicle_id: None,
-                uploaded_at: None,
-            });
-        }
-        if state == FeedState::Finished {
-            return Ok((events, empty));
-        }
+fn file_ready_events(listed: Vec<FeedEvent>, prefix: &str) -> anyhow::Result<(Vec<FileReadyEvent>, usize)> {
+    let (mut events, mut empty) = (Vec::new(), 0);
+    for event in listed {
+        let file = match event {
+            FeedEvent::File(file) => file,
+            FeedEvent::EmptyBatch { .. } => {
+                empty += 1;
+                continue;
+            }
+            FeedEvent::Passed(_) => continue,
+        };
+        let uri = file.location.strip_prefix(prefix).unwrap_or(&file.location).to_owned();
+        let size = file.size.with_context(|| format!("{uri}: the listing gave no size"))?;
+        events.push(FileReadyEvent {
+            batch_id: file.batch_id,
+            file_id: file.file_id,
+            uri,
+            size,
+            file_count: file.file_count,
+            vin: None,
+            vehicle_id: None,
+            uploaded_at: None,
+        });
     }
+    Ok((events, empty))
 }

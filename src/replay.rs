@@ -8,15 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use argus_ingest::{DirFeed, SpoolResolver, StoreFeed, open_url};
+use argus_ingest::{DirFeed, SpoolConfig, StoreFeed, open_url};
 use argus_pipeline::source::SourceConfig;
 use argus_pipeline::{
-    ClusterConfig, DataflowConfig, Feed, FileResolver, Job, JsonDirWriter, LocalResolver, Metrics,
-    ReportWriter,
+    ClusterConfig, DataflowConfig, Feed, Job, JsonDirWriter, LocalResolver, Metrics, ReportWriter,
 };
-use argus_sinks::diagnosis::Diagnoser;
-use argus_sinks::store::redact;
-use argus_sinks::{Store, StoreWriter};
+use argus_sinks::StoreWriter;
 
 use crate::args::parse_duration;
 use crate::progress::Progress;
@@ -131,23 +128,22 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
 
     let runtime = Arc::new(crate::runtime::start()?);
     let store = match &args.database_url {
-        Some(url) => Some(open_store(url, &runtime)?),
+        Some(url) => Some(crate::live::open_store(url, &runtime)?),
         None => None,
     };
     let spool = args
         .spool
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join(format!("argus-spool-{}", std::process::id())));
-    let (resolver, feed_source): (Arc<dyn FileResolver>, FeedSource) = match root {
-        Root::Dir(dir) => (Arc::new(LocalResolver), FeedSource::Dir(dir)),
-        Root::Store(at) => {
-            let resolver = SpoolResolver::new(at.clone(), runtime.clone(), &spool)
-                .with_context(|| format!("creating spool directory {}", spool.display()))?;
-            (Arc::new(resolver), FeedSource::Store(at, runtime.clone()))
-        }
+    let mut spool_config = SpoolConfig::new(spool.clone());
+    spool_config.max_bytes_ahead = args.max_bytes_in_flight;
+    let feed_source = match root {
+        Root::Dir(dir) => FeedSource::Dir(dir),
+        Root::Store(at) => FeedSource::Store(at, runtime.clone()),
     };
     // The feed is opened now, so that a missing root fails before the cluster starts.
-    let first_feed = std::sync::Mutex::new(Some(feed_source.open()?));
+    let (feed, spooling) = feed_source.open(spool_config)?;
+    let first_feed = std::sync::Mutex::new(Some(feed));
 
     let out = args.out.clone();
     let store_handle = runtime.handle().clone();
@@ -188,15 +184,21 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(writers)
         }),
-        resolver,
+        resolver: Arc::new(LocalResolver),
         metrics: metrics.clone(),
         fleet_seed: Vec::new(),
     };
     let progress = Progress::start(metrics.clone());
     let result = argus_pipeline::run(job);
     progress.finish();
-    // The resolver removes each spooled file once the dataflow is done with it; only a
-    // spool directory of our own making goes too, never one the user named.
+    // The spooling task removes each spooled file once its batch is durable, and what is
+    // left once the dataflow dropped its feed; only a spool directory of our own making
+    // goes too, never one the user named.
+    if let Some(task) = spooling {
+        if let Err(error) = runtime.block_on(task) {
+            tracing::warn!(%error, "the spooling task failed");
+        }
+    }
     if args.spool.is_none() {
         let _ = std::fs::remove_dir_all(&spool);
     }
@@ -212,28 +214,28 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Opens and migrates the store, and builds the diagnosis from the environment.
-fn open_store(url: &str, runtime: &tokio::runtime::Runtime) -> anyhow::Result<(Store, Arc<Diagnoser>)> {
-    let shown = redact(url);
-    let store = runtime.block_on(Store::open(url)).with_context(|| format!("opening the store {shown}"))?;
-    runtime.block_on(store.migrate()).with_context(|| format!("migrating the store {shown}"))?;
-    let diagnoser = Diagnoser::from_env().context("configuring the diagnosis")?;
-    Ok((store, Arc::new(diagnoser)))
-}
-
 /// What the worker reading the input opens.
-pub(crate) enum FeedSource {
+enum FeedSource {
     Dir(PathBuf),
     Store(argus_ingest::StoreAt, Arc<tokio::runtime::Runtime>),
 }
 
+/// The task that spools objects for a replay from an object store.
+type Spooling = Option<tokio::task::JoinHandle<()>>;
+
 impl FeedSource {
-    pub(crate) fn open(self) -> anyhow::Result<Box<dyn Feed + Send>> {
+    fn open(self, spool: SpoolConfig) -> anyhow::Result<(Box<dyn Feed + Send>, Spooling)> {
         Ok(match self {
-            FeedSource::Dir(dir) => Box::new(DirFeed::open(Path::new(&dir))?),
+            FeedSource::Dir(dir) => (Box::new(DirFeed::open(Path::new(&dir))?), None),
             FeedSource::Store(at, runtime) => {
                 let base = at.base.clone();
-                Box::new(StoreFeed::open(at, runtime).with_context(|| format!("listing {base}"))?)
+                let feed = runtime
+                    .block_on(StoreFeed::open(at, spool.clone()))
+                    .with_context(|| format!("listing {base}"))?;
+                let (feed, task) = feed
+                    .start(runtime.handle())
+                    .with_context(|| format!("creating spool directory {}", spool.dir.display()))?;
+                (Box::new(feed), Some(task))
             }
         })
     }

@@ -4,14 +4,22 @@
 //! through [`Publish`].
 
 pub mod dir_feed;
+pub mod event;
+pub mod intake;
 pub mod kafka;
+pub mod ledger;
+pub mod object_listing;
 pub mod object_store;
+pub mod objects;
 pub mod publish;
+pub mod queue;
 pub mod spool;
 pub mod store_feed;
+pub mod task_feed;
+pub mod tracker;
 
 pub use dir_feed::DirFeed;
 pub use object_store::{StoreAt, StoreUrlError, open_url};
 pub use publish::{KafkaPublisher, Publish, PublishError};
-pub use spool::SpoolResolver;
-pub use store_feed::StoreFeed;
+pub use store_feed::{SpoolConfig, StoreFeed};
+pub use task_feed::TaskFeed;

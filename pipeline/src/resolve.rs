@@ -10,12 +10,11 @@ use argus_parser::RecFile;
 use crate::items::Time;
 
 /// Turns a location into a local path that can be mapped. The default understands plain
-/// paths and `file://` URLs; object stores stream the object to a spool file first.
+/// paths and `file://` URLs. Objects that are not on local disk are spooled by the feed
+/// before their events reach the dataflow (the feed owns those files); resolving never
+/// waits on the network.
 pub trait FileResolver: Send + Sync {
     fn local_path(&self, location: &str) -> io::Result<PathBuf>;
-
-    /// The local copy of `location` is no longer needed (a spool file may be removed).
-    fn release(&self, _location: &str) {}
 }
 
 /// Resolves plain paths and `file://` URLs.
@@ -59,8 +58,8 @@ impl MapCache {
             *needed_until = (*needed_until).max(time);
             return Ok(file.clone());
         }
-        // Resolve and map outside the lock: a spool download may take a while. Two workers
-        // racing here both map; the second insert wins and the first mapping is dropped.
+        // Open and map outside the lock, which guards only the table. Two workers racing
+        // here both map; the second insert wins and the first mapping is dropped.
         let path = self.resolver.local_path(location)?;
         let file = Arc::new(RecFile::open(&path)?);
         let mut files = self.lock();
@@ -69,19 +68,10 @@ impl MapCache {
         Ok(file.clone())
     }
 
-    /// Forgets the files of batches before `frontier`.
+    /// Unmaps the files of batches before `frontier` (a worker still parsing one holds
+    /// its own `Arc`).
     pub fn evict_before(&self, frontier: Time) {
-        let mut released = Vec::new();
-        self.lock().retain(|location, (time, _)| {
-            let keep = *time >= frontier;
-            if !keep {
-                released.push(location.clone());
-            }
-            keep
-        });
-        for location in released {
-            self.resolver.release(&location);
-        }
+        self.lock().retain(|_, (time, _)| *time >= frontier);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Mapped> {

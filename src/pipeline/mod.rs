@@ -7,20 +7,17 @@ mod telemetry;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use argus_ingest::kafka::{KafkaConfig, KafkaFeed, KafkaIngest, ObjectRoot, Placement};
-use argus_pipeline::source::SourceConfig;
-use argus_pipeline::{DataflowConfig, Feed, Job, LocalResolver, Metrics, ReportWriter};
-use argus_sinks::StoreWriter;
-use argus_sinks::diagnosis::Diagnoser;
-use argus_sinks::store::redact;
+use argus_ingest::kafka::{KafkaConfig, KafkaIngest, ObjectRoot, Placement};
+use argus_pipeline::Metrics;
 
 pub use ledger::StoreLedger;
 
 use crate::args::parse_duration;
+use crate::live::{self, StreamingJob};
 use crate::replay::ClusterArgs;
 
 /// Arguments of `argus pipeline`.
@@ -70,19 +67,7 @@ pub fn run(args: PipelineArgs) -> anyhow::Result<ExitCode> {
     if let Some(addr) = args.metrics_addr {
         telemetry::serve(addr, metrics.clone(), &runtime)?;
     }
-    let shown = redact(&args.database_url);
-    let store = runtime
-        .block_on(argus_sinks::Store::open(&args.database_url))
-        .with_context(|| format!("opening the store {shown}"))?;
-    runtime.block_on(store.migrate()).with_context(|| format!("migrating the store {shown}"))?;
-    let diagnoser = Arc::new(Diagnoser::from_env().context("configuring the diagnosis")?);
-    // What the store holds re-seeds the fleet (read by the process of worker 0 only): the
-    // fleet report after a restart equals the one of a run that never stopped.
-    let fleet_seed = match args.cluster.process {
-        0 => runtime.block_on(store.fleet_seed()).context("reading the fleet's completed batches")?,
-        _ => Vec::new(),
-    };
-    tracing::info!(batches = fleet_seed.len(), "fleet re-seeded from the store");
+    let (store, diagnoser) = live::open_store(&args.database_url, &runtime)?;
 
     let spool = args
         .spool
@@ -101,45 +86,24 @@ pub fn run(args: PipelineArgs) -> anyhow::Result<ExitCode> {
     let mut ingest =
         KafkaIngest::start(&kafka, placement, Arc::new(StoreLedger(store.clone())), root, runtime.handle())
             .context("starting the kafka feed")?;
-    let feeds: Arc<Mutex<Vec<Option<KafkaFeed>>>> = Arc::new(Mutex::new(std::mem::take(&mut ingest.feeds)));
-    let first_worker = cluster.process * cluster.workers;
-
-    let handle = runtime.handle().clone();
-    let writer_metrics = metrics.clone();
-    let job = Job {
-        dataflow: DataflowConfig {
-            k: args.k,
-            source: SourceConfig { batch_timeout: args.batch_timeout, ..SourceConfig::default() },
-            ..DataflowConfig::default()
-        },
+    let job = StreamingJob {
+        k: args.k,
+        batch_timeout: args.batch_timeout,
         cluster,
-        feeds: Arc::new(move |index, _peers| {
-            let mut feeds = feeds.lock().unwrap_or_else(|e| e.into_inner());
-            let feed = feeds.get_mut(index.checked_sub(first_worker)?)?.take()?;
-            Some(Box::new(feed) as Box<dyn Feed>)
-        }),
-        writers: Arc::new(move |_| {
-            let writer =
-                StoreWriter::new(store.clone(), diagnoser.clone(), handle.clone(), writer_metrics.clone());
-            Ok(vec![Box::new(writer) as Box<dyn ReportWriter>])
-        }),
-        resolver: Arc::new(LocalResolver),
-        metrics: metrics.clone(),
-        fleet_seed,
-    };
+        store,
+        diagnoser,
+        runtime: runtime.handle().clone(),
+        metrics,
+        feeds: std::mem::take(&mut ingest.feeds),
+    }
+    .build(&runtime)?;
 
     // The dataflow runs on its own threads; this one waits for it or for a signal.
-    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name("dataflow".into())
-        .spawn(move || {
-            let _ = done_tx.send(argus_pipeline::run(job));
-        })
-        .context("starting the dataflow")?;
+    let done = live::spawn_dataflow(job)?;
     let outcome = runtime.block_on(async {
         tokio::select! {
-            signal = shutdown_signal() => Err(signal),
-            result = done_rx => Ok(result),
+            signal = live::shutdown_signal() => Err(signal),
+            result = done => Ok(result),
         }
     });
     match outcome {
@@ -158,19 +122,5 @@ pub fn run(args: PipelineArgs) -> anyhow::Result<ExitCode> {
         Ok(Ok(Ok(()))) => Ok(ExitCode::SUCCESS),
         Ok(Ok(Err(error))) => Err(error).context("the dataflow failed"),
         Ok(Err(_)) => anyhow::bail!("the dataflow thread ended without a result"),
-    }
-}
-
-/// Resolves when SIGTERM or SIGINT arrives, naming it.
-async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-    else {
-        std::future::pending::<()>().await;
-        unreachable!("pending never resolves");
-    };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
     }
 }

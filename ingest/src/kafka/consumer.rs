@@ -1,15 +1,14 @@
-//! The consumer task: reads this process's partitions of the file-ready topic, checks
-//! every message (poison goes to the dead-letter topic), passes over batches the store
-//! already holds, fetches the named object, commits the `scattering` and `gathering`
-//! steps, and hands each good event to the worker that owns its partition. It records the
-//! commit points the workers' sources send back, in the store first (the source of truth
-//! on restart) and then in Kafka (for monitoring). It runs on tokio, never on a worker.
+//! The consumer task: reads this process's partitions of the file-ready topic, parses
+//! every message, hands it to the [`Intake`] (poison goes to the dead-letter topic), and
+//! hands each admitted file to the worker that owns its partition. It records the commit
+//! points the workers' sources send back, in the store first (the source of truth on
+//! restart) and then in Kafka (for monitoring). It runs on tokio, never on a worker.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use argus_pipeline::{FeedEvent, FileReady, Position};
+use argus_pipeline::{FeedEvent, Position};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message, OwnedMessage};
 use rdkafka::producer::FutureProducer;
@@ -17,12 +16,11 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::mpsc::{Sender, UnboundedReceiver};
 use tokio::sync::watch;
 
-use super::event::{FileReadyEvent, Poison};
-use super::feed::{Signal, Waker};
-use super::ledger::{BatchStep, Ledger};
-use super::objects::{FETCH_PATIENCE, FetchError, ObjectRoot};
 use super::producer::{DeadLetter, send_dead_letter};
-use super::tracker::BatchTracker;
+use crate::event::{FileReadyEvent, Poison};
+use crate::intake::{Admitted, Backoff, Intake};
+use crate::ledger::Ledger;
+use crate::task_feed::{Signal, Waker};
 
 /// The channel to one worker's feed.
 pub(crate) struct WorkerLink {
@@ -37,31 +35,16 @@ pub(crate) struct ConsumerTask<L> {
     pub topic: String,
     pub dlq_topic: String,
     pub ledger: Arc<L>,
-    pub root: ObjectRoot,
+    pub intake: Intake<L>,
     /// The link of each partition this process reads, by partition.
     pub links: BTreeMap<i32, Arc<WorkerLink>>,
     pub signals: UnboundedReceiver<Signal>,
     /// Feeds that have not yet reported drained.
     pub feeds_left: usize,
     pub shutdown: watch::Receiver<bool>,
-    pub tracker: BatchTracker,
     /// The commit points recorded so far, and where the lag reporter reads them.
     pub committed: BTreeMap<i32, i64>,
     pub committed_tx: watch::Sender<BTreeMap<i32, i64>>,
-}
-
-/// Backoff for retries that hold the input: 100 ms doubling up to 10 s.
-pub(crate) struct Backoff(Duration);
-
-impl Backoff {
-    pub fn new() -> Self {
-        Self(Duration::from_millis(100))
-    }
-
-    pub async fn wait(&mut self) {
-        tokio::time::sleep(self.0).await;
-        self.0 = (self.0 * 2).min(Duration::from_secs(10));
-    }
 }
 
 impl<L: Ledger> ConsumerTask<L> {
@@ -111,44 +94,11 @@ impl<L: Ledger> ConsumerTask<L> {
             Ok(event) => event,
             Err(poison) => return self.dead_letter(&message, poison).await,
         };
-        let first = match self.tracker.known(&event.batch_id) {
-            Some(true) => return self.pass(at).await,
-            Some(false) => false,
-            None => {
-                if self.is_final(&event.batch_id).await {
-                    tracing::debug!(batch_id = %event.batch_id, "batch already final in the store");
-                    self.tracker.final_in_store(&event.batch_id, at);
-                    return self.pass(at).await;
-                }
-                true
-            }
-        };
-        if self.tracker.has_file(&event) {
-            return self.pass(at).await; // delivered again: the first delivery holds it
+        match self.intake.admit(event, at).await {
+            Admitted::File(file) => self.send(at.partition, FeedEvent::File(file)).await,
+            Admitted::Passed => self.pass(at).await,
+            Admitted::Poison(poison) => self.dead_letter(&message, poison).await,
         }
-        if let Err(poison) = self.tracker.check(&event) {
-            return self.dead_letter(&message, poison).await;
-        }
-        let fetched = match self.fetch(&event).await {
-            Ok(fetched) => fetched,
-            Err(poison) => return self.dead_letter(&message, poison).await,
-        };
-        let seen = self.tracker.record(&event, at, fetched.spooled.then(|| fetched.path.clone()));
-        if first {
-            self.step(&event, BatchStep::Scattering);
-        }
-        if seen == super::tracker::Seen::Complete {
-            self.step(&event, BatchStep::Gathering);
-        }
-        let file = FileReady {
-            batch_id: event.batch_id,
-            file_id: event.file_id,
-            location: fetched.path.to_string_lossy().into_owned(),
-            file_count: event.file_count,
-            size: Some(event.size),
-            position: Some(at),
-        };
-        self.send(at.partition, FeedEvent::File(file)).await;
     }
 
     /// Hands an event to the worker owning the partition (waiting while its channel is
@@ -193,48 +143,6 @@ impl<L: Ledger> ConsumerTask<L> {
         self.pass(at).await;
     }
 
-    /// Asks the store, retrying while it is unreachable (the input waits meanwhile).
-    async fn is_final(&self, batch_id: &str) -> bool {
-        let mut backoff = Backoff::new();
-        loop {
-            match self.ledger.is_final(batch_id).await {
-                Ok(is_final) => return is_final,
-                Err(error) => tracing::warn!(%error, batch_id, "store not reachable, retrying"),
-            }
-            backoff.wait().await;
-        }
-    }
-
-    async fn fetch(&self, event: &FileReadyEvent) -> Result<super::objects::Fetched, Poison> {
-        let started = Instant::now();
-        let mut backoff = Backoff::new();
-        loop {
-            match self.root.fetch(event).await {
-                Ok(fetched) => return Ok(fetched),
-                Err(FetchError::Poison(poison)) => return Err(poison),
-                Err(FetchError::Transient(reason)) if started.elapsed() >= FETCH_PATIENCE => {
-                    return Err(Poison::ObjectUnreadable { uri: event.uri.clone(), reason });
-                }
-                Err(FetchError::Transient(reason)) => tracing::warn!(%reason, "object not fetched, retrying"),
-            }
-            backoff.wait().await;
-        }
-    }
-
-    /// Commits a status step in a task of its own, so that the input never waits for it:
-    /// steps only move forward in the store, so one that lands late (after the next step,
-    /// or after the batch is final) changes nothing. A failure is logged, not retried: the
-    /// final write walks the batch through every step anyway.
-    fn step(&self, event: &FileReadyEvent, step: BatchStep) {
-        let ledger = self.ledger.clone();
-        let (batch_id, vin) = (event.batch_id.clone(), event.vin.clone());
-        tokio::spawn(async move {
-            if let Err(error) = ledger.batch_step(&batch_id, step, vin.as_deref()).await {
-                tracing::warn!(%error, %batch_id, ?step, "status step not stored");
-            }
-        });
-    }
-
     /// Records commit points: in the store (retried until it succeeds: a point is only as
     /// good as its record), then in Kafka; then forgets the batches below them.
     async fn record(&mut self, points: Vec<Position>) {
@@ -255,11 +163,6 @@ impl<L: Ledger> ConsumerTask<L> {
             tracing::debug!(%error, "kafka offset commit (monitoring only) failed");
         }
         self.committed_tx.send_replace(self.committed.clone());
-        for spooled in self.tracker.forget_committed(&self.committed) {
-            if let Err(error) = tokio::fs::remove_file(&spooled).await {
-                tracing::warn!(%error, path = %spooled.display(), "spool file not removed");
-            }
-        }
-        metrics::gauge!("argus_batches_open").set(self.tracker.len() as f64);
+        self.intake.forget_committed(&self.committed).await;
     }
 }

@@ -8,13 +8,8 @@
 //! and then in Kafka.
 
 mod consumer;
-pub mod event;
-mod feed;
 mod lag;
-pub mod ledger;
-pub mod objects;
 pub mod producer;
-pub mod tracker;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -27,10 +22,10 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch};
 
-pub use event::{FileReadyEvent, Poison};
-pub use feed::{KafkaFeed, Signal};
-pub use ledger::{BatchStep, Ledger, LedgerError};
-pub use objects::ObjectRoot;
+pub use crate::event::{FileReadyEvent, Poison};
+pub use crate::ledger::{BatchStep, Ledger, LedgerError};
+pub use crate::objects::ObjectRoot;
+pub use crate::task_feed::{Signal, TaskFeed};
 pub use producer::{DeadLetter, idempotent_producer, publish_event, send_dead_letter};
 
 use consumer::{ConsumerTask, WorkerLink};
@@ -94,7 +89,7 @@ pub enum StartError {
 /// A running Kafka feed.
 pub struct KafkaIngest {
     /// One feed per local worker (`None` for a worker that owns no partition).
-    pub feeds: Vec<Option<KafkaFeed>>,
+    pub feeds: Vec<Option<TaskFeed>>,
     /// The partitions this process reads and where each resumed.
     pub resumed: BTreeMap<i32, Option<i64>>,
     shutdown: watch::Sender<bool>,
@@ -137,7 +132,7 @@ impl KafkaIngest {
             .collect();
 
         let (signal_tx, signals) = mpsc::unbounded_channel();
-        let mut feeds: Vec<Option<KafkaFeed>> = (0..placement.workers).map(|_| None).collect();
+        let mut feeds: Vec<Option<TaskFeed>> = (0..placement.workers).map(|_| None).collect();
         let mut worker_links: Vec<Option<Arc<WorkerLink>>> = (0..placement.workers).map(|_| None).collect();
         let mut links = BTreeMap::new();
         let mut assignment = TopicPartitionList::new();
@@ -146,8 +141,8 @@ impl KafkaIngest {
             let Some(worker) = placement.local_worker(partition) else { continue };
             let link = worker_links[worker].get_or_insert_with(|| {
                 let (events_tx, events) = mpsc::channel(config.channel_capacity.max(1));
-                let waker = feed::Waker::default();
-                feeds[worker] = Some(KafkaFeed { events, signals: signal_tx.clone(), waker: waker.clone() });
+                let waker = crate::task_feed::Waker::default();
+                feeds[worker] = Some(TaskFeed { events, signals: signal_tx.clone(), waker: waker.clone() });
                 Arc::new(WorkerLink { events: events_tx, waker })
             });
             links.insert(partition, link.clone());
@@ -173,13 +168,12 @@ impl KafkaIngest {
             producer: idempotent_producer(&config.brokers)?,
             topic: config.topic.clone(),
             dlq_topic: config.dlq_topic.clone(),
+            intake: crate::intake::Intake::new(ledger.clone(), root),
             ledger,
-            root,
             feeds_left: feeds.iter().flatten().count(),
             links,
             signals,
             shutdown: shutdown_rx,
-            tracker: tracker::BatchTracker::default(),
             committed: stored,
         };
         let task = runtime.spawn(task.run());

@@ -8,7 +8,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
-use super::event::FileReadyEvent;
+use crate::event::FileReadyEvent;
 
 /// An idempotent producer: retried sends never duplicate or reorder a partition's records.
 pub fn idempotent_producer(brokers: &str) -> Result<FutureProducer, KafkaError> {

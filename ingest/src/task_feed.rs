@@ -1,6 +1,7 @@
-//! The worker's side of the Kafka feed: a channel the consumer task fills, polled by the
-//! source operator without blocking; commit points and the drained signal go back to the
-//! task, which records them (the worker never waits on the store or the broker).
+//! The worker's side of a feed that a task on the tokio runtime fills (the Kafka
+//! consumer, the object-store replay): a channel polled by the source operator without
+//! blocking; commit points and the drained signal go back to the task, which acts on them
+//! (the worker never waits on the store, the broker or an object store).
 
 use std::sync::{Arc, Mutex};
 
@@ -9,7 +10,7 @@ use timely::scheduling::SyncActivator;
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::mpsc::{Receiver, UnboundedSender};
 
-/// What a worker's feed tells the consumer task.
+/// What a worker's feed tells its task.
 #[derive(Debug)]
 pub enum Signal {
     /// Commit points of the worker's partitions moved forward.
@@ -30,15 +31,16 @@ impl Waker {
     }
 }
 
-/// A [`Feed`] over the events of the partitions one worker owns.
+/// A [`Feed`] over the events a task hands one worker (for Kafka: those of the
+/// partitions the worker owns).
 #[derive(Debug)]
-pub struct KafkaFeed {
+pub struct TaskFeed {
     pub(crate) events: Receiver<FeedEvent>,
     pub(crate) signals: UnboundedSender<Signal>,
     pub(crate) waker: Waker,
 }
 
-impl Feed for KafkaFeed {
+impl Feed for TaskFeed {
     fn poll(&mut self, max: usize, out: &mut Vec<FeedEvent>) -> FeedState {
         for _ in 0..max {
             match self.events.try_recv() {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use argus_pipeline::Position;
 
-use super::event::{FileReadyEvent, Poison};
+use crate::event::{FileReadyEvent, Poison};
 
 /// What an event means for its batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use object_store::path::Path as ObjectPath;
 
-use super::event::{FileReadyEvent, Poison};
+use crate::event::{FileReadyEvent, Poison};
 use crate::object_store::{StoreAt, open_url};
 
 /// The configured object store events' `uri`s are relative to.

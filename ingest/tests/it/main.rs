@@ -1,0 +1,4 @@
+//! The ingest crate's integration tests.
+
+mod queue;
+mod store_feed;
