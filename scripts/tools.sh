@@ -14,6 +14,13 @@ if [ ! -x "$tools/moto/bin/moto_server" ]; then
   "$tools/moto/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==5.*'
 fi
 
+# schemathesis: generates requests from the API's OpenAPI document (tests/it/api).
+if [ ! -x "$tools/schemathesis/bin/st" ]; then
+  echo "installing schemathesis into $tools/schemathesis" >&2
+  python3 -m venv "$tools/schemathesis"
+  "$tools/schemathesis/bin/pip" install --quiet --disable-pip-version-check 'schemathesis==4.*'
+fi
+
 # Apache Kafka: the broker's jars from Maven Central (there is no other way to get them
 # here), run by scripts/kafka.sh. The broker only depends on slf4j-api, so a backend
 # (log4j2, as in Kafka's own distribution) is added for its logs to go to a file. The

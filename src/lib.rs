@@ -12,3 +12,4 @@ pub mod progress;
 pub mod publish;
 pub mod replay;
 pub mod runtime;
+pub mod serve_api;

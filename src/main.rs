@@ -24,6 +24,8 @@ enum Command {
     Pipeline(argus::pipeline::PipelineArgs),
     /// Publish one file-ready event per file of an archived layout to Kafka.
     Publish(argus::publish::PublishArgs),
+    /// Serve the HTTP API alone, publishing to Kafka for a pipeline that runs elsewhere.
+    ServeApi(argus::serve_api::ServeApiArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -36,6 +38,7 @@ fn main() -> std::process::ExitCode {
         Command::Migrate(args) => argus::migrate::run(args),
         Command::Pipeline(args) => argus::pipeline::run(args),
         Command::Publish(args) => argus::publish::run(args),
+        Command::ServeApi(args) => argus::serve_api::run(args),
     };
     match result {
         Ok(code) => code,

@@ -20,6 +20,7 @@ mod writer;
 pub use error::StoreError;
 pub use retry::Backoff;
 pub use store::{
-    Backend, BatchState, FleetQuery, KafkaOffset, Store, StoreOptions, TimeWindow, WriteOutcome,
+    Backend, BatchCursor, BatchState, Completion, FleetQuery, KafkaOffset, NewUpload, Store, StoreOptions,
+    TimeWindow, Upload, UploadError, WriteOutcome,
 };
 pub use writer::{StoreWriter, write_finished_batch};

@@ -1,6 +1,7 @@
 //! The one integration-test target of the `argus` command: each module drives one
 //! subcommand end to end, against real services where it needs them.
 
+mod api;
 mod broker;
 mod db;
 mod generate;

@@ -13,6 +13,8 @@ mod progress;
 mod read;
 mod seed;
 mod status;
+mod uploads;
+mod vehicle_pages;
 mod write;
 
 use std::str::FromStr;
@@ -28,6 +30,8 @@ pub use fleet::{FleetQuery, TimeWindow};
 pub use fleet_reports::FleetView;
 pub use read::{BatchSummary, StoredBatch, StoredFile};
 pub use status::BatchState;
+pub use uploads::{Completion, NewUpload, Upload, UploadError};
+pub use vehicle_pages::BatchCursor;
 pub use write::{KafkaOffset, WriteOutcome};
 
 use crate::error::{StoreError, describe};

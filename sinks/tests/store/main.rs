@@ -14,5 +14,6 @@ mod reads;
 mod stalled_llm;
 mod status;
 mod store_down;
+mod uploads;
 mod vectors;
 mod writes;

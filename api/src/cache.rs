@@ -1,0 +1,50 @@
+//! Final reports in memory. A report is cached only once its batch is `completed` or
+//! `failed`: such a document never changes, so the cache needs no invalidation, and a
+//! batch still moving is always read from the store. Concurrent misses of one key are
+//! coalesced (`try_get_with`): one store read answers all of them.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use moka::future::Cache;
+
+use crate::error::ApiError;
+
+/// A final report as served: its body and strong ETag.
+#[derive(Debug)]
+pub struct FinalReport {
+    pub body: Bytes,
+    pub etag: String,
+}
+
+/// Final reports by batch id.
+#[derive(Clone)]
+pub struct ReportCache {
+    cache: Cache<String, Arc<FinalReport>>,
+}
+
+impl std::fmt::Debug for ReportCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReportCache").field("entries", &self.cache.entry_count()).finish()
+    }
+}
+
+impl ReportCache {
+    pub fn new(capacity: u64) -> Self {
+        Self { cache: Cache::builder().max_capacity(capacity).build() }
+    }
+
+    /// The cached report, or the one `load` finds (cached when `load` succeeds; `load`
+    /// must fail for anything not final). Concurrent callers share one `load`.
+    pub async fn get_or_load<F>(&self, batch_id: &str, load: F) -> Result<Arc<FinalReport>, Arc<ApiError>>
+    where
+        F: Future<Output = Result<Arc<FinalReport>, ApiError>>,
+    {
+        if let Some(hit) = self.cache.get(batch_id).await {
+            metrics::counter!("argus_api_report_cache_hits_total").increment(1);
+            return Ok(hit);
+        }
+        metrics::counter!("argus_api_report_cache_misses_total").increment(1);
+        self.cache.try_get_with_by_ref(batch_id, load).await
+    }
+}

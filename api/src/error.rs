@@ -1,0 +1,154 @@
+//! One error type for every handler: each variant is a status code and a JSON body
+//! `{"error": "...", "code": "..."}`. Internal causes are logged, never shown.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use argus_sinks::{BatchState, StoreError, UploadError};
+
+/// What a request can end in, other than success.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("malformed batch id {0:?}: expected a UUID")]
+    InvalidBatchId(String),
+    #[error("invalid file name {0:?}: use 1-200 of A-Z a-z 0-9 . _ -, not starting with a dot")]
+    InvalidFileName(String),
+    #[error("malformed VIN {0:?}: expected 1-64 letters, digits or dashes")]
+    InvalidVin(String),
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+    #[error("invalid body: {0}")]
+    InvalidBody(String),
+    #[error("unsupported content type {0:?}")]
+    UnsupportedMediaType(String),
+    #[error("the file exceeds the limit of {limit} bytes")]
+    PayloadTooLarge { limit: u64 },
+    #[error("no batch {0}")]
+    UnknownBatch(String),
+    #[error("batch {batch_id} is {status}: it takes no more files")]
+    NotPending { batch_id: String, status: BatchState },
+    #[error("batch {batch_id} already has a file {file_id}")]
+    FileExists { batch_id: String, file_id: String },
+    #[error("batch {0} has no files: upload at least one before completing it")]
+    EmptyBatch(String),
+    #[error("the report of batch {batch_id} is not ready: the batch is {status}")]
+    NotReady { batch_id: String, status: BatchState },
+    #[error("missing or unknown bearer token")]
+    Unauthorized,
+    #[error("this token's role may not do that")]
+    Forbidden,
+    #[error("no route {0}")]
+    NoRoute(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("{0} unavailable")]
+    Unavailable(&'static str),
+    #[error("internal error")]
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: String,
+    code: &'a str,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        use ApiError::*;
+        match self {
+            BadRequest(_) | InvalidBatchId(_) | InvalidVin(_) | InvalidFileName(_) | InvalidQuery(_)
+            | InvalidBody(_) | EmptyBatch(_) => StatusCode::BAD_REQUEST,
+            UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            UnknownBatch(_) | NoRoute(_) => StatusCode::NOT_FOUND,
+            NotPending { .. } | FileExists { .. } | NotReady { .. } => StatusCode::CONFLICT,
+            Unauthorized => StatusCode::UNAUTHORIZED,
+            Forbidden => StatusCode::FORBIDDEN,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable, machine-readable code of the body.
+    pub fn code(&self) -> &'static str {
+        use ApiError::*;
+        match self {
+            BadRequest(_) => "bad_request",
+            InvalidBatchId(_) => "invalid_batch_id",
+            InvalidVin(_) => "invalid_vin",
+            InvalidFileName(_) => "invalid_file_name",
+            InvalidQuery(_) => "invalid_query",
+            InvalidBody(_) => "invalid_body",
+            UnsupportedMediaType(_) => "unsupported_media_type",
+            PayloadTooLarge { .. } => "payload_too_large",
+            UnknownBatch(_) => "unknown_batch",
+            NotPending { .. } => "batch_not_pending",
+            FileExists { .. } => "file_exists",
+            EmptyBatch(_) => "empty_batch",
+            NotReady { .. } => "report_not_ready",
+            Unauthorized => "unauthorized",
+            Forbidden => "forbidden",
+            NoRoute(_) => "no_route",
+            MethodNotAllowed => "method_not_allowed",
+            Unavailable(_) => "unavailable",
+            Internal(_) => "internal",
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.to_response()
+    }
+}
+
+impl ApiError {
+    /// The response, from a shared error (a coalesced cache load hands one to many).
+    pub fn to_response(&self) -> Response {
+        let status = self.status();
+        match self {
+            ApiError::Internal(cause) => tracing::error!(%cause, "request failed"),
+            ApiError::Unavailable(what) => tracing::warn!(what, "dependency unavailable"),
+            _ => {}
+        }
+        let mut response =
+            (status, Json(Body { error: self.to_string(), code: self.code() })).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        if e.is_transient() {
+            tracing::warn!(error = %e, "store unavailable");
+            ApiError::Unavailable("store")
+        } else {
+            ApiError::Internal(e.to_string())
+        }
+    }
+}
+
+impl From<UploadError> for ApiError {
+    fn from(e: UploadError) -> Self {
+        match e {
+            UploadError::UnknownBatch(id) => ApiError::UnknownBatch(id),
+            UploadError::NotPending { batch_id, status } => ApiError::NotPending { batch_id, status },
+            UploadError::FileExists { batch_id, file_id } => ApiError::FileExists { batch_id, file_id },
+            UploadError::EmptyBatch(id) => ApiError::EmptyBatch(id),
+            UploadError::Store(e) => e.into(),
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,78 @@
+//! Extractors whose rejections are the API's JSON errors, not axum's plain text.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// `Query<T>` with a JSON 400.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(|e: QueryRejection| ApiError::InvalidQuery(e.body_text()))
+    }
+}
+
+/// `Json<T>` with a JSON 400 (or 415 for a body that is not declared JSON).
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        axum::Json::<T>::from_request(request, state).await.map(|j| ApiJson(j.0)).map_err(|e| match e {
+            JsonRejection::MissingJsonContentType(_) => {
+                ApiError::UnsupportedMediaType("expected application/json".into())
+            }
+            other => ApiError::InvalidBody(other.body_text()),
+        })
+    }
+}
+
+/// A batch id from the path: a UUID, kept in its canonical lowercase hyphenated form.
+#[derive(Debug, Clone)]
+pub struct BatchId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for BatchId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Path(params) =
+            axum::extract::Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+                .await
+                .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        let raw = params.into_iter().find(|(k, _)| k == "id").map(|(_, v)| v).unwrap_or_default();
+        uuid::Uuid::try_parse(&raw)
+            .map(|u| BatchId(u.hyphenated().to_string()))
+            .map_err(|_| ApiError::InvalidBatchId(raw))
+    }
+}
+
+/// A VIN from the path: 1-64 letters and digits.
+#[derive(Debug, Clone)]
+pub struct Vin(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Vin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Path(params) =
+            axum::extract::Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+                .await
+                .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        let raw = params.into_iter().find(|(k, _)| k == "vin").map(|(_, v)| v).unwrap_or_default();
+        let ok =
+            !raw.is_empty() && raw.len() <= 64 && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if ok { Ok(Vin(raw)) } else { Err(ApiError::InvalidVin(raw)) }
+    }
+}

@@ -1,0 +1,73 @@
+//! Where uploaded files go: an object store and the root below which the replay layout
+//! lives (`batches/{batch_id}/{file_id}`, every `file_id` ending in `.rec`), so that
+//! `argus replay ROOT/batches` reads exactly what the API took in.
+
+use std::sync::Arc;
+
+use object_store::ObjectStore;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+
+/// An object store and the root of the layout inside it.
+#[derive(Debug, Clone)]
+pub struct Objects {
+    pub store: Arc<dyn ObjectStore>,
+    pub root: ObjectPath,
+}
+
+impl Objects {
+    /// A local directory (created if missing).
+    pub fn local(dir: &std::path::Path) -> Result<Self, object_store::Error> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| object_store::Error::Generic { store: "local", source: Box::new(e) })?;
+        let store = LocalFileSystem::new_with_prefix(dir)?;
+        Ok(Self { store: Arc::new(store), root: ObjectPath::default() })
+    }
+
+    /// `s3://bucket/prefix` (settings from `AWS_*`) or `file:///dir`.
+    pub fn from_url(url: &str) -> Result<Self, argus_ingest::StoreUrlError> {
+        let at = argus_ingest::open_url(url)?;
+        Ok(Self { store: at.store, root: at.prefix })
+    }
+
+    pub fn new(store: Arc<dyn ObjectStore>, root: ObjectPath) -> Self {
+        Self { store, root }
+    }
+
+    /// The file's path relative to the root: what file-ready events carry as `uri`.
+    pub fn relative_key(batch_id: &str, file_id: &str) -> String {
+        format!("batches/{batch_id}/{file_id}")
+    }
+
+    /// The file's full path in the store.
+    pub fn path(&self, batch_id: &str, file_id: &str) -> ObjectPath {
+        self.root.child("batches").child(batch_id).child(file_id)
+    }
+}
+
+/// The file id of an uploaded name, as replay derives it from a file in the layout: the
+/// file name itself, which must end in `.rec` (appended when the name lacks it).
+pub fn file_id_of(name: &str) -> Option<String> {
+    let ok = !name.is_empty()
+        && name.len() <= 200
+        && !name.starts_with('.')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if !ok {
+        return None;
+    }
+    Some(if name.ends_with(".rec") { name.to_owned() } else { format!("{name}.rec") })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_id_of;
+
+    #[test]
+    fn file_ids_are_replay_file_names() {
+        assert_eq!(file_id_of("drive-01.rec").as_deref(), Some("drive-01.rec"));
+        assert_eq!(file_id_of("drive_02").as_deref(), Some("drive_02.rec"));
+        for bad in ["", ".rec", "../x.rec", "a/b.rec", "a\\b", "..", "x y.rec", "ä.rec", &"a".repeat(201)] {
+            assert_eq!(file_id_of(bad), None, "{bad:?}");
+        }
+    }
+}

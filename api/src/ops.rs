@@ -1,0 +1,49 @@
+//! Operations: liveness, readiness, and the JSON answers for unknown routes and methods.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::Uri;
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// `GET /healthz`: the process answers.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: the store answers a query and the queue is reachable.
+pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    match tokio::time::timeout(PROBE_TIMEOUT, state.store().ping()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "readiness: store");
+            return Err(ApiError::Unavailable("store"));
+        }
+        Err(_) => return Err(ApiError::Unavailable("store")),
+    }
+    match tokio::time::timeout(PROBE_TIMEOUT, state.publisher().ready()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "readiness: queue");
+            return Err(ApiError::Unavailable("queue"));
+        }
+        Err(_) => return Err(ApiError::Unavailable("queue")),
+    }
+    Ok(Json(json!({"status": "ready", "store": "ok", "queue": "ok"})))
+}
+
+/// Any path no route matches.
+pub async fn no_route(uri: Uri) -> ApiError {
+    ApiError::NoRoute(uri.path().to_owned())
+}
+
+/// A known path with the wrong method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}

@@ -1,0 +1,67 @@
+//! The upload API's store: files recorded only while a batch is pending (the trigger
+//! refuses them otherwise, whoever inserts), `complete_batch` closing a batch and handing
+//! back its files on every call, an empty batch refused, and the report's file rows
+//! taking the uploads' sha256.
+
+use argus_sinks::BatchState::*;
+use argus_sinks::diagnosis::Diagnoser;
+use argus_sinks::{NewUpload, UploadError, write_finished_batch};
+
+use crate::both_backends;
+use crate::common::TestDb;
+use crate::common::fixtures::synthetic;
+
+const SHA: &str = "9dbf17e461d819a55fed8c5a05993ae51619ab00171d9b46388749fbfc647411";
+
+fn upload<'a>(batch_id: &'a str, file_id: &'a str) -> NewUpload<'a> {
+    NewUpload { batch_id, file_id, name: file_id, bytes: 4096, sha256: SHA, uri: "batches/x/seg-00.rec" }
+}
+
+async fn uploads_follow_the_batch(db: &TestDb) {
+    let store = &db.store;
+    assert!(matches!(store.record_upload(&upload("nope", "a.rec")).await, Err(UploadError::UnknownBatch(_))));
+    assert!(matches!(store.complete_batch("nope").await, Err(UploadError::UnknownBatch(_))));
+    assert!(store.create_batch("b", Some("car-17"), Some("VIN1")).await.unwrap());
+    assert!(matches!(store.complete_batch("b").await, Err(UploadError::EmptyBatch(_))));
+    assert_eq!(store.get_status("b").await.unwrap(), Some(Pending), "an empty batch stays pending");
+
+    let recorded = store.record_upload(&upload("b", "seg-00.rec")).await.unwrap();
+    assert_eq!((recorded.bytes, recorded.sha256.as_str()), (4096, SHA));
+    assert!(matches!(
+        store.record_upload(&upload("b", "seg-00.rec")).await,
+        Err(UploadError::FileExists { .. })
+    ));
+    assert!(store.has_upload("b", "seg-00.rec").await.unwrap());
+
+    let first = store.complete_batch("b").await.unwrap();
+    assert_eq!((first.was, first.vehicle_id.as_deref(), first.uploads.len()), (Pending, Some("car-17"), 1));
+    let batch = store.get_batch("b").await.unwrap().unwrap();
+    assert_eq!((batch.status, batch.file_count), (Uploaded, Some(1)));
+    let again = store.complete_batch("b").await.unwrap();
+    assert_eq!((again.was, &again.uploads), (Uploaded, &first.uploads), "a repeat hands the files back");
+    assert!(matches!(
+        store.record_upload(&upload("b", "late.rec")).await,
+        Err(UploadError::NotPending { status: Uploaded, .. })
+    ));
+    // The database refuses it too, whoever inserts.
+    let raw = "INSERT INTO uploads (batch_id, file_id, name, bytes, sha256, uri) \
+               VALUES ('b', 'raw.rec', 'raw.rec', 1, '9dbf17e461d819a55fed8c5a05993ae51619ab00171d9b46388749fbfc647411', 'u')";
+    assert!(db.exec(raw).await.is_err(), "the trigger refuses uploads after pending");
+
+    // The report writer's file row takes the upload's digest; the batch keeps its vehicle.
+    let mut finished = synthetic("b", "VIN1", &[("P0301-00", 2)]);
+    finished.report.files[0].file_id = "seg-00.rec".into();
+    write_finished_batch(store, &Diagnoser::rules_only(), &finished, &[]).await.unwrap();
+    let batch = store.get_batch("b").await.unwrap().unwrap();
+    assert_eq!(batch.status, Completed);
+    assert_eq!(batch.vehicle_id.as_deref(), Some("car-17"));
+    assert_eq!(batch.files[0].sha256.as_deref(), Some(SHA));
+    // A replayed batch, never uploaded, keeps NULL.
+    write_finished_batch(store, &Diagnoser::rules_only(), &synthetic("r", "VIN2", &[("P0301-00", 1)]), &[])
+        .await
+        .unwrap();
+    assert_eq!(store.get_batch("r").await.unwrap().unwrap().files[0].sha256, None);
+    let completed = store.complete_batch("b").await.unwrap();
+    assert_eq!(completed.was, Completed, "completing a final batch re-publishes, changing nothing");
+}
+both_backends!(uploads_follow_the_batch_, uploads_follow_the_batch);
