@@ -12,4 +12,5 @@ pub mod progress;
 pub mod publish;
 pub mod replay;
 pub mod runtime;
+pub mod serve;
 pub mod serve_api;

@@ -22,6 +22,9 @@ enum Command {
     Migrate(argus::migrate::MigrateArgs),
     /// Run the streaming pipeline: Kafka file-ready events in, reports in the store.
     Pipeline(argus::pipeline::PipelineArgs),
+    /// Run the whole system: the HTTP API, the dataflow and the store (embedded default:
+    /// SQLite, a local directory and an in-process queue under --data-dir).
+    Serve(argus::serve::ServeArgs),
     /// Publish one file-ready event per file of an archived layout to Kafka.
     Publish(argus::publish::PublishArgs),
     /// Serve the HTTP API alone, publishing to Kafka for a pipeline that runs elsewhere.
@@ -38,6 +41,7 @@ fn main() -> std::process::ExitCode {
         Command::Migrate(args) => argus::migrate::run(args),
         Command::Pipeline(args) => argus::pipeline::run(args),
         Command::Publish(args) => argus::publish::run(args),
+        Command::Serve(args) => argus::serve::run(args),
         Command::ServeApi(args) => argus::serve_api::run(args),
     };
     match result {

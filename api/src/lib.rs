@@ -35,6 +35,7 @@ pub use config::{ApiConfig, ConfigError};
 pub use error::ApiError;
 pub use objects::{Objects, file_id_of};
 pub use openapi::ApiDoc;
+pub use routes::batches::file_ready_events;
 pub use state::AppState;
 
 use routes::{batches, events, fleet, reports, upload, vehicles};

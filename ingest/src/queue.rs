@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use argus_pipeline::{FeedEvent, Position};
+use futures::future::BoxFuture;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc::{self, Sender, UnboundedReceiver, UnboundedSender};
 use tokio::sync::watch;
@@ -18,6 +19,7 @@ use crate::event::FileReadyEvent;
 use crate::intake::{Admitted, Intake};
 use crate::ledger::Ledger;
 use crate::objects::ObjectRoot;
+use crate::publish::{Publish, PublishError};
 use crate::task_feed::{Signal, TaskFeed, Waker};
 
 /// Events buffered for the dataflow before the queue stops admitting more.
@@ -38,6 +40,23 @@ impl EventQueue {
     /// Queues a batch's events; they are admitted in order.
     pub fn push(&self, events: Vec<FileReadyEvent>) -> Result<(), QueueClosed> {
         self.tx.send(events).map_err(|_| QueueClosed)
+    }
+}
+
+impl Publish for EventQueue {
+    fn publish<'a>(&'a self, events: &'a [FileReadyEvent]) -> BoxFuture<'a, Result<(), PublishError>> {
+        let pushed =
+            self.push(events.to_vec()).map_err(|closed| PublishError::Unavailable(closed.to_string()));
+        Box::pin(std::future::ready(pushed))
+    }
+
+    fn ready(&self) -> BoxFuture<'_, Result<(), PublishError>> {
+        let open = if self.tx.is_closed() {
+            Err(PublishError::Unavailable(QueueClosed.to_string()))
+        } else {
+            Ok(())
+        };
+        Box::pin(std::future::ready(open))
     }
 }
 

@@ -3,7 +3,7 @@
 //! once, and commit points are recorded there once the batches below them are durable.
 
 mod ledger;
-mod telemetry;
+pub(crate) mod telemetry;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -26,6 +26,12 @@ pub fn serve(addr: SocketAddr, metrics: Arc<Metrics>, runtime: &Runtime) -> anyh
         .context("latency buckets")?
         .install()
         .with_context(|| format!("serving metrics on {addr}"))?;
+    copy_counters_every_second(metrics, runtime.handle());
+    Ok(())
+}
+
+/// Copies the dataflow's process-wide counters into the installed recorder every second.
+pub fn copy_counters_every_second(metrics: Arc<Metrics>, runtime: &tokio::runtime::Handle) {
     runtime.spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
@@ -33,7 +39,6 @@ pub fn serve(addr: SocketAddr, metrics: Arc<Metrics>, runtime: &Runtime) -> anyh
             copy_counters(&metrics);
         }
     });
-    Ok(())
 }
 
 fn copy_counters(m: &Metrics) {

@@ -3,7 +3,7 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use argus_ingest::kafka::FileReadyEvent;
-use argus_sinks::store::StoredFile;
+use argus_sinks::store::{Completion, StoredFile};
 use argus_sinks::{BatchState, Upload};
 use axum::Json;
 use axum::extract::State;
@@ -146,21 +146,7 @@ pub async fn complete(
     BatchId(id): BatchId,
 ) -> ApiResult<(StatusCode, Json<BatchCompleted>)> {
     let completion = state.store().complete_batch(&id).await?;
-    let file_count = u32::try_from(completion.uploads.len()).unwrap_or(u32::MAX);
-    let events: Vec<FileReadyEvent> = completion
-        .uploads
-        .iter()
-        .map(|upload| FileReadyEvent {
-            batch_id: id.clone(),
-            file_id: upload.file_id.clone(),
-            uri: Objects::relative_key(&id, &upload.file_id),
-            size: upload.bytes,
-            file_count,
-            vin: completion.vin.clone(),
-            vehicle_id: completion.vehicle_id.clone(),
-            uploaded_at: Some(rfc3339(upload.uploaded_at_ms)),
-        })
-        .collect();
+    let events = file_ready_events(&id, &completion);
     match tokio::time::timeout(state.config().publish_timeout, state.publisher().publish(&events)).await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => {
@@ -175,6 +161,26 @@ pub async fn complete(
     let status = if completion.was == BatchState::Pending { BatchState::Uploaded } else { completion.was };
     tracing::info!(batch_id = %id, files = events.len(), was = %completion.was, "batch completed");
     Ok((StatusCode::ACCEPTED, Json(BatchCompleted { batch_id: id, status, published: events.len() })))
+}
+
+/// One file-ready event per uploaded file of a completed batch (what `complete`
+/// publishes, and what the embedded service queues again after a restart).
+pub fn file_ready_events(batch_id: &str, completion: &Completion) -> Vec<FileReadyEvent> {
+    let file_count = u32::try_from(completion.uploads.len()).unwrap_or(u32::MAX);
+    completion
+        .uploads
+        .iter()
+        .map(|upload| FileReadyEvent {
+            batch_id: batch_id.to_owned(),
+            file_id: upload.file_id.clone(),
+            uri: Objects::relative_key(batch_id, &upload.file_id),
+            size: upload.bytes,
+            file_count,
+            vin: completion.vin.clone(),
+            vehicle_id: completion.vehicle_id.clone(),
+            uploaded_at: Some(rfc3339(upload.uploaded_at_ms)),
+        })
+        .collect()
 }
 
 fn rfc3339(ms: i64) -> String {

@@ -13,6 +13,7 @@ mod progress;
 mod read;
 mod seed;
 mod status;
+mod unfinished;
 mod uploads;
 mod vehicle_pages;
 mod write;
