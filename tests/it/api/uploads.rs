@@ -308,11 +308,16 @@ async fn uploads_to_s3() {
     let (status, body) = server.upload(&batch, "seg-00.rec", bytes.clone()).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["sha256"], hex::encode(Sha256::digest(&bytes)));
+    // An empty file is a file too (the pipeline reports it rejected).
+    let (status, body) = server.upload(&batch, "empty.rec", Vec::new()).await;
+    assert_eq!((status, body["size"].as_u64()), (201, Some(0)), "{body}");
     assert_eq!(server.post(&format!("/api/v1/batches/{batch}/complete")).await.0, 202);
+    let path = object_store::path::Path::from(format!("fleet/batches/{batch}/empty.rec"));
+    assert!(objects.store.get(&path).await.unwrap().bytes().await.unwrap().is_empty());
     let path = object_store::path::Path::from(format!("fleet/batches/{batch}/seg-00.rec"));
     let stored = objects.store.get(&path).await.unwrap().bytes().await.unwrap();
     assert_eq!(stored.as_ref(), bytes.as_slice());
-    assert_eq!(server.recorder.events.lock().unwrap()[0].uri, format!("batches/{batch}/seg-00.rec"));
+    assert_eq!(server.recorder.events.lock().unwrap()[1].uri, format!("batches/{batch}/seg-00.rec"));
     server.stop().await;
 }
 
