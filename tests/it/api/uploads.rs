@@ -343,3 +343,29 @@ async fn a_client_that_drops_mid_upload_to_s3_leaves_no_object_and_no_multipart_
     assert!(server.store.list_uploads(&batch).await.unwrap().is_empty());
     server.stop().await;
 }
+
+/// While a file uploads, a second upload of the same name is refused at once; the first
+/// completes and its bytes are the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_upload_of_a_file_in_flight_is_refused() {
+    let server = Server::start(Backend::Sqlite).await;
+    let batch = server.create_batch("WAUZZZ8V1KA000001").await;
+    let first = vec![1u8; 4 << 20];
+    let head = format!(
+        "POST /api/v1/batches/{batch}/files?name=seg-00.rec HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        first.len()
+    );
+    let mut stream = partial_request(&server, &head, &first[..1 << 20]).await;
+    let dir = server.objects_dir.path().to_owned();
+    eventually("the first upload is under way", async || !crate::util::read_tree(&dir).is_empty()).await;
+    let (status, body) = server.upload(&batch, "seg-00.rec", vec![2u8; 100]).await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("file_exists")));
+    stream.write_all(&first[1 << 20..]).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = stream.read(&mut answer).await.unwrap();
+    assert!(answer[..n].starts_with(b"HTTP/1.1 201"), "{}", String::from_utf8_lossy(&answer[..n]));
+    assert_eq!(std::fs::read(dir.join(format!("batches/{batch}/seg-00.rec"))).unwrap(), first);
+    let (status, _) = server.upload(&batch, "seg-00.rec", vec![2u8; 100]).await;
+    assert_eq!(status, 409, "once recorded, the name stays taken");
+    server.stop().await;
+}
