@@ -206,6 +206,8 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     tracing::info!(
         batches = Metrics::get(&metrics.batches_finished),
         failed = Metrics::get(&metrics.batches_failed),
+        files_rejected = Metrics::get(&metrics.files_rejected),
+        files_partial = Metrics::get(&metrics.files_partial),
         bytes = Metrics::get(&metrics.bytes_parsed),
         records = Metrics::get(&metrics.records_parsed),
         store_write_retries = Metrics::get(&metrics.store_write_retries),

@@ -105,19 +105,6 @@ pub fn size_text(bytes: u64) -> String {
     }
 }
 
-/// Parses `5MiB`, `4GiB`, `512KiB` or a plain byte count.
-pub fn parse_size(text: &str) -> u64 {
-    let t = text.trim();
-    let (n, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: u64 = n.parse().unwrap_or_else(|_| panic!("bad size {text:?}"));
-    n * match unit.trim() {
-        "" | "B" => 1,
-        "KiB" | "K" => 1 << 10,
-        "MiB" | "M" => 1 << 20,
-        "GiB" | "G" => 1 << 30,
-        other => panic!("bad size unit {other:?}"),
-    }
-}
 
 /// An environment override of a number, e.g. `ARGUS_BENCH_ITERS=5`.
 pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {

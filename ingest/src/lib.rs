@@ -1,7 +1,8 @@
 //! Getting rec files to the dataflow: replay listings of a directory or object-store
-//! prefix, spooling objects that are not on local disk, and the Kafka feed of the
-//! streaming pipeline with its producer. The upload API publishes
-//! through [`Publish`].
+//! prefix (objects spooled by a task, never on a worker), and the live feeds: the Kafka
+//! consumer of `argus pipeline` and the embedded queue of `argus serve`, which share one
+//! intake (checks, fetch, status steps) and hand events to the workers through
+//! [`TaskFeed`]s. The upload API publishes through [`Publish`].
 
 pub mod dir_feed;
 pub mod event;

@@ -6,9 +6,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Process-wide pipeline counters.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    pub files_seen: AtomicU64,
-    pub files_duplicate: AtomicU64,
+    /// Files of durably stored batches that could not be read at all (bad header,
+    /// unreadable).
     pub files_rejected: AtomicU64,
+    /// Files of durably stored batches read with damage skipped (salvaged).
+    pub files_partial: AtomicU64,
     pub ranges_parsed: AtomicU64,
     pub bytes_parsed: AtomicU64,
     pub records_parsed: AtomicU64,

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
+use argus_parser::FileStatus;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::StreamVec;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
@@ -48,6 +49,9 @@ struct Pending {
     batch_id: String,
     /// The batch's own status is `failed` (a report, not a write error).
     report_failed: bool,
+    /// Its rejected and partial files.
+    files_rejected: u64,
+    files_partial: u64,
     /// Writers that have not answered yet.
     awaiting: usize,
     /// A writer failed the batch for good.
@@ -62,8 +66,14 @@ impl Pending {
         if self.report_failed {
             Metrics::add(&metrics.batches_failed, 1);
         }
+        Metrics::add(&metrics.files_rejected, self.files_rejected);
+        Metrics::add(&metrics.files_partial, self.files_partial);
         (self.cap, self.time)
     }
+}
+
+fn count_files(batch: &FinishedBatch, status: FileStatus) -> u64 {
+    batch.report.files.iter().filter(|f| f.status == status).count() as u64
 }
 
 /// Hands every finished batch, on the worker that gathered it, to the worker's writers
@@ -92,6 +102,8 @@ pub fn batch_sink<'s>(
                         time,
                         batch_id: batch.report.batch_id.clone(),
                         report_failed: batch.report.status == BatchStatus::Failed,
+                        files_rejected: count_files(&batch, FileStatus::Rejected),
+                        files_partial: count_files(&batch, FileStatus::Partial),
                         awaiting: writers.len(),
                         write_failed: false,
                     };

@@ -57,11 +57,6 @@ pub struct GenArgs {
     pub vehicles: Option<u32>,
 }
 
-/// Writes the fleet of `spec` under `out`.
-pub fn generate_fleet(out: &std::path::Path, spec: &FleetSpec) -> anyhow::Result<FleetSummary> {
-    fleet::generate_fleet_with(out, spec, &|_| {})
-}
-
 pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let spec = FleetSpec {

@@ -40,6 +40,8 @@ fn copy_counters(m: &Metrics) {
     let counters = [
         ("argus_batches_stored_total", &m.batches_finished),
         ("argus_batches_failed_total", &m.batches_failed),
+        ("argus_files_rejected_total", &m.files_rejected),
+        ("argus_files_partial_total", &m.files_partial),
         ("argus_bytes_parsed_total", &m.bytes_parsed),
         ("argus_records_parsed_total", &m.records_parsed),
         ("argus_store_write_retries_total", &m.store_write_retries),

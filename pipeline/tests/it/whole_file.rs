@@ -38,6 +38,16 @@ fn list(root: &Path) -> Vec<FileReady> {
 
 /// Replays `files`; returns the finished batches in batch-id order and the ranges parsed.
 fn replay(files: &[FileReady], split: SplitConfig, workers: usize) -> (Vec<FinishedBatch>, u64) {
+    let (batches, metrics) = replay_counted(files, split, workers);
+    (batches, Metrics::get(&metrics.ranges_parsed))
+}
+
+/// Replays `files`; returns the finished batches in batch-id order and the run's counters.
+fn replay_counted(
+    files: &[FileReady],
+    split: SplitConfig,
+    workers: usize,
+) -> (Vec<FinishedBatch>, Arc<Metrics>) {
     let capture = Capture::default();
     let config = DataflowConfig { split, ..DataflowConfig::default() };
     let feed = VecFeed::new(files.iter().cloned().map(FeedEvent::File));
@@ -47,7 +57,7 @@ fn replay(files: &[FileReady], split: SplitConfig, workers: usize) -> (Vec<Finis
     run_to_end(job);
     let mut batches = capture.batches.lock().unwrap().clone();
     batches.sort_by(|a, b| a.report.batch_id.cmp(&b.report.batch_id));
-    (batches, Metrics::get(&metrics.ranges_parsed))
+    (batches, metrics)
 }
 
 #[test]
@@ -72,13 +82,22 @@ fn a_whole_file_range_reports_exactly_what_the_walked_ranges_report() {
     let walked =
         SplitConfig { min_range: 1, max_range: 64 << 10, whole_file_max_bytes: 0, ..SplitConfig::default() };
     let whole = SplitConfig { whole_file_max_bytes: u64::MAX, ..SplitConfig::default() };
-    let (reference, walked_ranges) = replay(&files, walked, 1);
+    let (reference, metrics) = replay_counted(&files, walked, 1);
+    let walked_ranges = Metrics::get(&metrics.ranges_parsed);
 
     let entries = || reference.iter().flat_map(|b| &b.report.files);
     assert!(entries().any(|f| f.bytes_skipped > 0 && !f.truncated), "a file with skipped bytes");
     assert!(entries().any(|f| f.truncated), "a truncated file");
     assert!(entries().any(|f| f.chunks_corrupt > 0), "a file with corrupt chunks");
     let readable = entries().filter(|f| f.status != FileStatus::Rejected).count() as u64;
+    let counted = |status| entries().filter(|f| f.status == status).count() as u64;
+    assert!(counted(FileStatus::Rejected) > 0 && counted(FileStatus::Partial) > 0);
+    assert_eq!(
+        Metrics::get(&metrics.files_rejected),
+        counted(FileStatus::Rejected),
+        "rejected files counted"
+    );
+    assert_eq!(Metrics::get(&metrics.files_partial), counted(FileStatus::Partial), "salvaged files counted");
     assert!(walked_ranges > 2 * readable, "{walked_ranges} ranges for {readable} readable files");
 
     for workers in [1, 2] {
