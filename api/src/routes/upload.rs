@@ -52,22 +52,7 @@ pub async fn upload(
     ApiQuery(query): ApiQuery<UploadQuery>,
     request: Request,
 ) -> ApiResult<(StatusCode, Json<Uploaded>)> {
-    let content_type = request.headers().get(CONTENT_TYPE).map(|v| v.to_str().unwrap_or("?").to_owned());
-    let kind = match content_type
-        .as_deref()
-        .map(|t| t.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
-    {
-        None => Body::Raw,
-        Some(t) if t == "application/octet-stream" => Body::Raw,
-        Some(t) if t == "multipart/form-data" => Body::Multipart,
-        Some(_) => return Err(ApiError::UnsupportedMediaType(content_type.unwrap_or_default())),
-    };
-    let limit = state.config().max_file_size;
-    let declared = request.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    let slack = if matches!(kind, Body::Multipart) { MULTIPART_SLACK } else { 0 };
-    if declared.is_some_and(|len| len > limit.saturating_add(slack)) {
-        return Err(ApiError::PayloadTooLarge { limit });
-    }
+    let kind = body_kind(request.headers(), state.config().max_file_size)?;
     if let Some(name) = &query.name {
         file_id_of(name).ok_or_else(|| ApiError::InvalidFileName(name.clone()))?;
     }
@@ -137,6 +122,25 @@ pub async fn upload(
     }
     tracing::info!(%batch_id, %file_id, size = stored.size, "file uploaded");
     Ok((StatusCode::CREATED, Json(Uploaded { file_id, size: stored.size, sha256: stored.sha256 })))
+}
+
+/// How the file comes (raw or multipart), refusing other content types and a declared
+/// length over the limit before any of the body is read.
+fn body_kind(headers: &axum::http::HeaderMap, limit: u64) -> ApiResult<Body> {
+    let content_type = headers.get(CONTENT_TYPE).map(|v| v.to_str().unwrap_or("?").to_owned());
+    let essence =
+        content_type.as_deref().map(|t| t.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    let kind = match essence.as_deref() {
+        None | Some("application/octet-stream") => Body::Raw,
+        Some("multipart/form-data") => Body::Multipart,
+        Some(_) => return Err(ApiError::UnsupportedMediaType(content_type.unwrap_or_default())),
+    };
+    let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let slack = if matches!(kind, Body::Multipart) { MULTIPART_SLACK } else { 0 };
+    if declared.is_some_and(|len| len > limit.saturating_add(slack)) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    Ok(kind)
 }
 
 /// Checks the file is new, claims it for this upload, and streams it to its key. The
