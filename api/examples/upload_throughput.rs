@@ -36,7 +36,8 @@ fn chunks(mib: usize) -> impl futures::Stream<Item = Result<bytes::Bytes, std::i
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mib: usize = std::env::args().nth(1).map_or(Ok(1024), |a| a.parse())?;
     let dir = tempfile::tempdir()?;
-    let store = argus_sinks::Store::open(&format!("sqlite://{}?mode=rwc", dir.path().join("a.db").display())).await?;
+    let store =
+        argus_sinks::Store::open(&format!("sqlite://{}?mode=rwc", dir.path().join("a.db").display())).await?;
     store.migrate().await?;
     let objects = Objects::local(&dir.path().join("objects"))?;
 
@@ -57,8 +58,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(argus_api::serve(listener, argus_api::router(state), std::future::pending()));
     let client = reqwest::Client::new();
-    let created: serde_json::Value =
-        client.post(format!("{base}/api/v1/batches")).json(&serde_json::json!({})).send().await?.json().await?;
+    let created: serde_json::Value = client
+        .post(format!("{base}/api/v1/batches"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await?
+        .json()
+        .await?;
     let batch = created["batch_id"].as_str().ok_or("no batch id")?;
     let start = Instant::now();
     let response = client
@@ -71,6 +77,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let api = start.elapsed().as_secs_f64();
 
     let rate = |secs: f64| mib as f64 / secs;
-    println!("{mib} MiB: direct {:.0} MiB/s, api {:.0} MiB/s, ratio {:.2}", rate(direct), rate(api), direct / api);
+    println!(
+        "{mib} MiB: direct {:.0} MiB/s, api {:.0} MiB/s, ratio {:.2}",
+        rate(direct),
+        rate(api),
+        direct / api
+    );
     Ok(())
 }
