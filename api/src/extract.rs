@@ -58,7 +58,12 @@ impl<S: Send + Sync> FromRequestParts<S> for BatchId {
     }
 }
 
-/// A VIN from the path: 1-64 letters and digits.
+/// Whether a VIN is one the API takes: 1-64 ASCII letters, digits or dashes.
+pub fn is_vin(vin: &str) -> bool {
+    !vin.is_empty() && vin.len() <= 64 && vin.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// A VIN from the path (see [`is_vin`]).
 #[derive(Debug, Clone)]
 pub struct Vin(pub String);
 

@@ -90,7 +90,9 @@ pub async fn create(
     ApiJson(body): ApiJson<NewBatch>,
 ) -> ApiResult<(StatusCode, Json<BatchCreated>)> {
     check_field("vehicle_id", body.vehicle_id.as_deref(), 256)?;
-    check_field("vin", body.vin.as_deref(), 64)?;
+    if let Some(vin) = body.vin.as_deref().filter(|vin| !crate::extract::is_vin(vin)) {
+        return Err(ApiError::InvalidVin(vin.to_owned()));
+    }
     let batch_id = uuid::Uuid::new_v4().hyphenated().to_string();
     let created =
         state.store().create_batch(&batch_id, body.vehicle_id.as_deref(), body.vin.as_deref()).await?;

@@ -5,11 +5,10 @@
 
 use std::convert::Infallible;
 
-use argus_sinks::BatchState;
+use argus_sinks::store::BatchProgress as Snapshot;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
-use serde::Serialize;
 use tokio::sync::watch;
 use tokio::time::{Interval, MissedTickBehavior};
 
@@ -19,27 +18,12 @@ use crate::extract::BatchId;
 use crate::metrics::SseClient;
 use crate::state::AppState;
 
-/// What one event says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-struct Snapshot {
-    batch_id: String,
-    status: BatchState,
-    file_count: Option<u32>,
-    files_parsed: u32,
-    failure: Option<String>,
-}
-
 async fn snapshot(state: &AppState, batch_id: &str) -> ApiResult<Snapshot> {
-    let Some(batch) = state.store().get_batch(batch_id).await? else {
-        return Err(ApiError::UnknownBatch(batch_id.to_owned()));
-    };
-    Ok(Snapshot {
-        batch_id: batch.batch_id,
-        status: batch.status,
-        file_count: batch.file_count,
-        files_parsed: batch.files_parsed,
-        failure: batch.failure,
-    })
+    state
+        .store()
+        .get_batch_progress(batch_id)
+        .await?
+        .ok_or_else(|| ApiError::UnknownBatch(batch_id.to_owned()))
 }
 
 /// One client's stream.

@@ -98,7 +98,23 @@ fn append_fields(document: &str, fields: &[(&str, String)]) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::append_fields;
+    use super::{append_fields, matches_etag};
+    use axum::http::{HeaderMap, HeaderValue, header::IF_NONE_MATCH};
+
+    #[test]
+    fn if_none_match_lists_and_weak_tags() {
+        let with = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(IF_NONE_MATCH, HeaderValue::from_static(value));
+            matches_etag(&headers, "\"abc\"")
+        };
+        assert!(with("\"abc\""));
+        assert!(with("\"x\", \"abc\""));
+        assert!(with("W/\"abc\""));
+        assert!(with("*"));
+        assert!(!with("\"abcd\""));
+        assert!(!matches_etag(&HeaderMap::new(), "\"abc\""));
+    }
 
     #[test]
     fn fields_go_at_the_end_of_the_untouched_document() {

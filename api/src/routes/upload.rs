@@ -8,13 +8,13 @@ use axum::http::StatusCode;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use serde::{Deserialize, Serialize};
 
-use argus_sinks::{BatchState, NewUpload};
+use argus_sinks::{BatchState, NewUpload, UploadError};
 
 use crate::auth::VehicleAuth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiQuery, BatchId};
 use crate::objects::{Objects, file_id_of};
-use crate::state::AppState;
+use crate::state::{AppState, UploadClaim};
 use crate::streaming::{StoredObject, stream_to_store};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -52,22 +52,7 @@ pub async fn upload(
     ApiQuery(query): ApiQuery<UploadQuery>,
     request: Request,
 ) -> ApiResult<(StatusCode, Json<Uploaded>)> {
-    let content_type = request.headers().get(CONTENT_TYPE).map(|v| v.to_str().unwrap_or("?").to_owned());
-    let kind = match content_type
-        .as_deref()
-        .map(|t| t.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
-    {
-        None => Body::Raw,
-        Some(t) if t == "application/octet-stream" => Body::Raw,
-        Some(t) if t == "multipart/form-data" => Body::Multipart,
-        Some(_) => return Err(ApiError::UnsupportedMediaType(content_type.unwrap_or_default())),
-    };
-    let limit = state.config().max_file_size;
-    let declared = request.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    let slack = if matches!(kind, Body::Multipart) { MULTIPART_SLACK } else { 0 };
-    if declared.is_some_and(|len| len > limit.saturating_add(slack)) {
-        return Err(ApiError::PayloadTooLarge { limit });
-    }
+    let kind = body_kind(request.headers(), state.config().max_file_size)?;
     if let Some(name) = &query.name {
         file_id_of(name).ok_or_else(|| ApiError::InvalidFileName(name.clone()))?;
     }
@@ -77,7 +62,7 @@ pub async fn upload(
         Some(status) => return Err(ApiError::NotPending { batch_id, status }),
     }
 
-    let (file_id, name, stored) = match kind {
+    let (file_id, name, (stored, claim)) = match kind {
         Body::Raw => {
             let name = query.name.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
             let file_id = file_id_of(&name).ok_or_else(|| ApiError::InvalidFileName(name.clone()))?;
@@ -121,20 +106,52 @@ pub async fn upload(
             uri: &uri,
         })
         .await;
-    if let Err(error) = recorded {
-        // Completed (or taken) while the body streamed: the object must not stay.
-        let path = state.objects().path(&batch_id, &file_id);
-        if let Err(e) = state.objects().store.delete(&path).await {
-            tracing::warn!(%path, error = %e, "removing an unrecorded upload failed");
+    drop(claim);
+    match recorded {
+        Ok(_) => {}
+        // Another server recorded this file meanwhile: the object is that row's now.
+        Err(error @ UploadError::FileExists { .. }) => return Err(error.into()),
+        Err(error) => {
+            // Completed while the body streamed: the object must not stay.
+            let path = state.objects().path(&batch_id, &file_id);
+            if let Err(e) = state.objects().store.delete(&path).await {
+                tracing::warn!(%path, error = %e, "removing an unrecorded upload failed");
+            }
+            return Err(error.into());
         }
-        return Err(error.into());
     }
     tracing::info!(%batch_id, %file_id, size = stored.size, "file uploaded");
     Ok((StatusCode::CREATED, Json(Uploaded { file_id, size: stored.size, sha256: stored.sha256 })))
 }
 
-/// Checks the file is new, claims it for this upload, and streams it to its key.
-async fn store_file<S, E>(state: &AppState, batch_id: &str, file_id: &str, body: S) -> ApiResult<StoredObject>
+/// How the file comes (raw or multipart), refusing other content types and a declared
+/// length over the limit before any of the body is read.
+fn body_kind(headers: &axum::http::HeaderMap, limit: u64) -> ApiResult<Body> {
+    let content_type = headers.get(CONTENT_TYPE).map(|v| v.to_str().unwrap_or("?").to_owned());
+    let essence =
+        content_type.as_deref().map(|t| t.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    let kind = match essence.as_deref() {
+        None | Some("application/octet-stream") => Body::Raw,
+        Some("multipart/form-data") => Body::Multipart,
+        Some(_) => return Err(ApiError::UnsupportedMediaType(content_type.unwrap_or_default())),
+    };
+    let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let slack = if matches!(kind, Body::Multipart) { MULTIPART_SLACK } else { 0 };
+    if declared.is_some_and(|len| len > limit.saturating_add(slack)) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    Ok(kind)
+}
+
+/// Checks the file is new, claims it for this upload, and streams it to its key. The
+/// claim is held until the upload is recorded, so that no second upload of the same file
+/// writes its key meanwhile.
+async fn store_file<S, E>(
+    state: &AppState,
+    batch_id: &str,
+    file_id: &str,
+    body: S,
+) -> ApiResult<(StoredObject, UploadClaim)>
 where
     S: futures::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
     E: std::fmt::Display,
@@ -142,6 +159,7 @@ where
     if state.store().has_upload(batch_id, file_id).await? {
         return Err(ApiError::FileExists { batch_id: batch_id.to_owned(), file_id: file_id.to_owned() });
     }
-    let _claim = state.claim_upload(batch_id, file_id)?;
-    stream_to_store(state, &state.objects().path(batch_id, file_id), body).await
+    let claim = state.claim_upload(batch_id, file_id)?;
+    let stored = stream_to_store(state, &state.objects().path(batch_id, file_id), body).await?;
+    Ok((stored, claim))
 }

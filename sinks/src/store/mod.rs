@@ -16,6 +16,7 @@ mod status;
 mod unfinished;
 mod uploads;
 mod vehicle_pages;
+mod watch;
 mod write;
 
 use std::str::FromStr;
@@ -33,6 +34,7 @@ pub use read::{BatchSummary, StoredBatch, StoredFile};
 pub use status::BatchState;
 pub use uploads::{Completion, NewUpload, Upload, UploadError};
 pub use vehicle_pages::BatchCursor;
+pub use watch::BatchProgress;
 pub use write::{KafkaOffset, WriteOutcome};
 
 use crate::error::{StoreError, describe};

@@ -48,7 +48,9 @@ async fn every_bad_input(backend: Backend) {
     expect(&s, json("{"), 400, "invalid_body").await;
     expect(&s, json(r#"{"vin": 17}"#), 400, "invalid_body").await;
     expect(&s, json(r#"{"color": "red"}"#), 400, "invalid_body").await;
-    expect(&s, json(r#"{"vin": ""}"#), 400, "invalid_body").await;
+    expect(&s, json(r#"{"vin": ""}"#), 400, "invalid_vin").await;
+    expect(&s, json(r#"{"vin": "a b"}"#), 400, "invalid_vin").await;
+    expect(&s, json(r#"{"vehicle_id": ""}"#), 400, "invalid_body").await;
 
     // An empty batch cannot complete.
     let batch = s.create_batch("WAUZZZ8V1KA000001").await;

@@ -85,3 +85,22 @@ async fn shutdown_closes_event_streams() {
         .expect("shutdown does not wait on the stream");
     assert!(events.next().await.is_none());
 }
+
+/// An idle stream gets keep-alive comments between status events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_streams_get_keep_alives() {
+    let config = argus_api::ApiConfig { sse_keep_alive: Duration::from_millis(100), ..Default::default() };
+    let server = Server::start_with(Backend::Sqlite, config, None).await;
+    let batch = uploaded_batch(&server, "WAUZZZ8V1KA000001").await;
+    let response =
+        server.client.get(server.url(&format!("/api/v1/batches/{batch}/events"))).send().await.unwrap();
+    let mut body = response.bytes_stream();
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(700);
+    while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline, body.next()).await {
+        text.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
+    }
+    assert_eq!(text.matches("event: status").count(), 1, "{text}");
+    assert!(text.lines().filter(|l| l.starts_with(':')).count() >= 3, "keep-alives in {text:?}");
+    server.stop().await;
+}

@@ -21,8 +21,12 @@ async fn generated_requests_get_no_server_error() {
     let _ = super::uploaded_batch(&server, "WAUZZZ8V1KA000001").await;
     let schema = server.url("/openapi.json");
     let st = st();
+    // Schemathesis keeps a cache in its working directory: a temporary one, not the repository.
+    let scratch = tempfile::tempdir().unwrap();
+    let cwd = scratch.path().to_owned();
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new(st)
+            .current_dir(cwd)
             .args(["run", &schema, "--checks", "not_a_server_error", "--max-examples", "40"])
             .args(["--phases", "examples,coverage,fuzzing", "--request-timeout", "5", "--seed", "1"])
             .env("SCHEMATHESIS_TELEMETRY", "false")

@@ -308,11 +308,16 @@ async fn uploads_to_s3() {
     let (status, body) = server.upload(&batch, "seg-00.rec", bytes.clone()).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["sha256"], hex::encode(Sha256::digest(&bytes)));
+    // An empty file is a file too (the pipeline reports it rejected).
+    let (status, body) = server.upload(&batch, "empty.rec", Vec::new()).await;
+    assert_eq!((status, body["size"].as_u64()), (201, Some(0)), "{body}");
     assert_eq!(server.post(&format!("/api/v1/batches/{batch}/complete")).await.0, 202);
+    let path = object_store::path::Path::from(format!("fleet/batches/{batch}/empty.rec"));
+    assert!(objects.store.get(&path).await.unwrap().bytes().await.unwrap().is_empty());
     let path = object_store::path::Path::from(format!("fleet/batches/{batch}/seg-00.rec"));
     let stored = objects.store.get(&path).await.unwrap().bytes().await.unwrap();
     assert_eq!(stored.as_ref(), bytes.as_slice());
-    assert_eq!(server.recorder.events.lock().unwrap()[0].uri, format!("batches/{batch}/seg-00.rec"));
+    assert_eq!(server.recorder.events.lock().unwrap()[1].uri, format!("batches/{batch}/seg-00.rec"));
     server.stop().await;
 }
 
@@ -336,5 +341,31 @@ async fn a_client_that_drops_mid_upload_to_s3_leaves_no_object_and_no_multipart_
         futures::TryStreamExt::try_collect::<Vec<_>>(objects.store.list(None)).await.unwrap();
     assert!(listed.is_empty(), "{listed:?}");
     assert!(server.store.list_uploads(&batch).await.unwrap().is_empty());
+    server.stop().await;
+}
+
+/// While a file uploads, a second upload of the same name is refused at once; the first
+/// completes and its bytes are the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_upload_of_a_file_in_flight_is_refused() {
+    let server = Server::start(Backend::Sqlite).await;
+    let batch = server.create_batch("WAUZZZ8V1KA000001").await;
+    let first = vec![1u8; 4 << 20];
+    let head = format!(
+        "POST /api/v1/batches/{batch}/files?name=seg-00.rec HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        first.len()
+    );
+    let mut stream = partial_request(&server, &head, &first[..1 << 20]).await;
+    let dir = server.objects_dir.path().to_owned();
+    eventually("the first upload is under way", async || !crate::util::read_tree(&dir).is_empty()).await;
+    let (status, body) = server.upload(&batch, "seg-00.rec", vec![2u8; 100]).await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("file_exists")));
+    stream.write_all(&first[1 << 20..]).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = stream.read(&mut answer).await.unwrap();
+    assert!(answer[..n].starts_with(b"HTTP/1.1 201"), "{}", String::from_utf8_lossy(&answer[..n]));
+    assert_eq!(std::fs::read(dir.join(format!("batches/{batch}/seg-00.rec"))).unwrap(), first);
+    let (status, _) = server.upload(&batch, "seg-00.rec", vec![2u8; 100]).await;
+    assert_eq!(status, 409, "once recorded, the name stays taken");
     server.stop().await;
 }
