@@ -13,4 +13,3 @@ pub mod publish;
 pub mod replay;
 pub mod runtime;
 pub mod serve;
-pub mod serve_api;

@@ -27,8 +27,6 @@ enum Command {
     Serve(argus::serve::ServeArgs),
     /// Publish one file-ready event per file of an archived layout to Kafka.
     Publish(argus::publish::PublishArgs),
-    /// Serve the HTTP API alone, publishing to Kafka for a pipeline that runs elsewhere.
-    ServeApi(argus::serve_api::ServeApiArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -42,7 +40,6 @@ fn main() -> std::process::ExitCode {
         Command::Pipeline(args) => argus::pipeline::run(args),
         Command::Publish(args) => argus::publish::run(args),
         Command::Serve(args) => argus::serve::run(args),
-        Command::ServeApi(args) => argus::serve_api::run(args),
     };
     match result {
         Ok(code) => code,

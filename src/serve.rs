@@ -137,7 +137,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let state = AppState::new(config, store.clone(), objects, publisher, Some(state_metrics));
     let outcome = runtime.block_on(serve_until_stopped(&args, state, dataflow))?;
     tracing::info!("finishing the batches whose files are all in");
-    let stopped = runtime.block_on(tokio::time::timeout(args.shutdown_timeout, ingest.stop()));
+    let stopped =
+        runtime.block_on(async { tokio::time::timeout(args.shutdown_timeout, ingest.stop()).await });
     if stopped.is_err() {
         tracing::warn!(timeout = ?args.shutdown_timeout, "shutdown timed out; unfinished batches are read again at the next start");
     }

@@ -8,6 +8,7 @@ mod generate;
 mod inspect;
 mod replay;
 mod s3;
+mod serve;
 mod store;
 mod streaming;
 mod util;

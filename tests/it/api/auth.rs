@@ -70,13 +70,13 @@ fn an_open_server_refuses_a_non_loopback_address() {
     assert!(guarded.validate("0.0.0.0:8080".parse().unwrap()).is_ok());
 }
 
-/// `argus serve-api` on a non-loopback address without tokens exits with the reason,
+/// `argus serve` on a non-loopback address without tokens exits with the reason,
 /// before it binds or opens anything.
 #[test]
 fn the_binary_refuses_to_serve_openly_beyond_loopback() {
     let output = crate::util::argus()
-        .args(["serve-api", "--addr", "0.0.0.0:0", "--database-url", "sqlite::memory:"])
-        .args(["--object-store", "/nonexistent", "--brokers", "127.0.0.1:1"])
+        .args(["serve", "--no-pipeline", "--addr", "0.0.0.0:0", "--database-url", "sqlite::memory:"])
+        .args(["--object-store", "/nonexistent", "--brokers", "127.0.0.1:1", "--data-dir", "/nonexistent"])
         .env_remove("ARGUS_API_TOKENS")
         .output()
         .unwrap();

@@ -56,7 +56,7 @@ async fn probes_metrics_openapi_and_request_ids() {
     server.stop().await;
 }
 
-/// `argus serve-api` serves on SQLite and a local directory; with no broker reachable it
+/// `argus serve --no-pipeline` serves on SQLite and a local directory; with no broker reachable it
 /// is alive but not ready; SIGTERM stops it cleanly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_serves_and_stops_on_sigterm() {
@@ -64,7 +64,9 @@ async fn the_binary_serves_and_stops_on_sigterm() {
     let port = crate::util::free_port();
     let db = format!("sqlite://{}?mode=rwc", dir.path().join("argus.db").display());
     let mut child = crate::util::argus()
-        .args(["serve-api", "--addr", &format!("127.0.0.1:{port}"), "--database-url", &db])
+        .args(["serve", "--no-pipeline", "--addr", &format!("127.0.0.1:{port}"), "--database-url", &db])
+        .arg("--data-dir")
+        .arg(dir.path())
         .arg("--object-store")
         .arg(dir.path().join("objects"))
         .args(["--brokers", "127.0.0.1:1"])
@@ -76,7 +78,7 @@ async fn the_binary_serves_and_stops_on_sigterm() {
     let base = format!("http://127.0.0.1:{port}");
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
     while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(tokio::time::Instant::now() < deadline, "argus serve-api did not come up");
+        assert!(tokio::time::Instant::now() < deadline, "argus serve did not come up");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
