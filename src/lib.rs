@@ -13,3 +13,4 @@ pub mod publish;
 pub mod replay;
 pub mod runtime;
 pub mod serve;
+pub mod upload;

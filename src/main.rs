@@ -25,6 +25,8 @@ enum Command {
     /// Run the whole system: the HTTP API, the dataflow and the store (embedded default:
     /// SQLite, a local directory and an in-process queue under --data-dir).
     Serve(argus::serve::ServeArgs),
+    /// Upload a batch directory (or a layout of many) to `argus serve` and complete it.
+    Upload(argus::upload::UploadArgs),
     /// Publish one file-ready event per file of an archived layout to Kafka.
     Publish(argus::publish::PublishArgs),
 }
@@ -40,6 +42,7 @@ fn main() -> std::process::ExitCode {
         Command::Pipeline(args) => argus::pipeline::run(args),
         Command::Publish(args) => argus::publish::run(args),
         Command::Serve(args) => argus::serve::run(args),
+        Command::Upload(args) => argus::upload::run(args),
     };
     match result {
         Ok(code) => code,

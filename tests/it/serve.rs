@@ -1,5 +1,5 @@
 //! `argus serve`, the embedded default, end to end through HTTP: the conformance vectors'
-//! batches uploaded, completed, followed over Server-Sent Events and read back equal the
+//! batches uploaded (`argus upload`), completed, followed over Server-Sent Events and read back equal the
 //! expected reports and fleet report; a `kill -9` between completing and reporting loses
 //! nothing (the store queues unfinished batches again at start).
 
@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use crate::util::{argus, free_port, vectors};
+use crate::util::{argus, free_port, run_ok, vectors};
 
 /// A running `argus serve` over a data directory.
 struct Serve {
@@ -201,10 +201,25 @@ async fn assert_reports_and_fleet(serve: &Serve, uploaded: &[(String, String)]) 
 async fn the_vectors_uploaded_to_argus_serve_give_the_expected_reports() {
     let data = tempfile::tempdir().unwrap();
     let serve = Serve::start(data.path()).await;
-    let mut uploaded = Vec::new();
-    for (vector_id, dir) in vector_batches() {
-        uploaded.push((vector_id, serve.upload_batch(&dir).await));
-    }
+    // `argus upload` of the whole layout: one line `DIR-NAME BATCH-ID` per batch with files.
+    let mut upload = argus();
+    upload.arg("upload").arg(vectors().join("data")).args([
+        "--server",
+        &serve.base,
+        "--vehicle-id",
+        "car-17",
+    ]);
+    let output = tokio::task::spawn_blocking(move || run_ok(&mut upload)).await.unwrap();
+    let uploaded: Vec<(String, String)> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let (name, id) = line.split_once(' ').unwrap();
+            (name.to_owned(), id.to_owned())
+        })
+        .collect();
+    let names: Vec<String> = vector_batches().into_iter().map(|(name, _)| name).collect();
+    assert_eq!(uploaded.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>(), names);
     // One batch followed over SSE: at once its current status, then every change, and
     // the stream closes at the final one.
     let (_, followed) = &uploaded[0];
