@@ -139,14 +139,16 @@ impl Fleet {
     }
 
     fn distinct_codes(&self) -> usize {
-        let mut codes: Vec<&str> = self.batches.iter().flat_map(|b| b.codes.iter().map(|c| c.0.as_str())).collect();
+        let mut codes: Vec<&str> =
+            self.batches.iter().flat_map(|b| b.codes.iter().map(|c| c.0.as_str())).collect();
         codes.sort_unstable();
         codes.dedup();
         codes.len()
     }
 
     fn share(&self, code: &str) -> f64 {
-        self.batches.iter().filter(|b| b.codes.iter().any(|c| c.0 == code)).count() as f64 / self.batches.len() as f64
+        self.batches.iter().filter(|b| b.codes.iter().any(|c| c.0 == code)).count() as f64
+            / self.batches.len() as f64
     }
 
     fn firmware_share(&self, fw: &str) -> f64 {
@@ -170,7 +172,8 @@ impl Fleet {
 // ---------------------------------------------------------------------------------------
 
 fn admin_url() -> String {
-    std::env::var("ARGUS_BENCH_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres:argus@127.0.0.1:5432/postgres".into())
+    std::env::var("ARGUS_BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres:argus@127.0.0.1:5432/postgres".into())
 }
 
 fn keep() -> bool {
@@ -181,7 +184,8 @@ async fn postgres(fleet: &Fleet) {
     let n = fleet.batches.len();
     let name = format!("argus_scale_{n}");
     let admin_url = admin_url();
-    let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("postgres (run scripts/postgres.sh)");
+    let mut admin =
+        sqlx::PgConnection::connect(&admin_url).await.expect("postgres (run scripts/postgres.sh)");
     let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
         .bind(&name)
         .fetch_optional(&mut admin)
@@ -277,7 +281,14 @@ async fn seed_postgres(url: &str, fleet: &Fleet) {
         "COPY completed_codes (batch_id, code, events, weight, vin, firmware, last_ts_ns) FROM STDIN",
         fleet.batches.iter().flat_map(|b| {
             b.codes.iter().map(move |(c, n)| {
-                format!("{}\t{c}\t{n}\t{}\t{}\t{}\t{}", b.id, *n as f64 / b.norm, b.vin, b.firmware, b.last_ts_ns)
+                format!(
+                    "{}\t{c}\t{n}\t{}\t{}\t{}\t{}",
+                    b.id,
+                    *n as f64 / b.norm,
+                    b.vin,
+                    b.firmware,
+                    b.last_ts_ns
+                )
             })
         }),
     )
@@ -494,7 +505,10 @@ async fn old_explain(store: &Store, sql: &str, id: &str, q: Option<&FleetQuery>)
                     .bind(q.firmware.clone())
                     .bind(q.k as i64),
             };
-            query.fetch_all($pool).await.map(|rows| rows.iter().map(|r| r.get::<String, _>(column)).collect::<Vec<_>>())
+            query
+                .fetch_all($pool)
+                .await
+                .map(|rows| rows.iter().map(|r| r.get::<String, _>(column)).collect::<Vec<_>>())
         }};
     }
     match store {
@@ -533,7 +547,11 @@ impl Timing {
         let (n50, n99) = (percentile(&self.new, 0.5), percentile(&self.new, 0.99));
         let (o50, o99) = (percentile(&self.old, 0.5), percentile(&self.old, 0.99));
         let ratio = |o: Duration, n: Duration| {
-            if n.is_zero() || o.is_zero() { "-".to_owned() } else { format!("{:.0}×", o.as_secs_f64() / n.as_secs_f64()) }
+            if n.is_zero() || o.is_zero() {
+                "-".to_owned()
+            } else {
+                format!("{:.0}×", o.as_secs_f64() / n.as_secs_f64())
+            }
         };
         vec![
             self.what.clone(),
@@ -557,9 +575,21 @@ fn summary(lines: &[String]) -> String {
         .map(|l| l.trim().trim_start_matches("->").trim())
         .filter(|l| {
             *l == "--"
-                || ["Scan", "Join", "Sort", "Aggregate", "Loop", "SCAN", "SEARCH", "USE", "Limit", "Hash", "Unique"]
-                    .iter()
-                    .any(|k| l.contains(k))
+                || [
+                    "Scan",
+                    "Join",
+                    "Sort",
+                    "Aggregate",
+                    "Loop",
+                    "SCAN",
+                    "SEARCH",
+                    "USE",
+                    "Limit",
+                    "Hash",
+                    "Unique",
+                ]
+                .iter()
+                .any(|k| l.contains(k))
         })
         .map(|l| l.split("  (cost").next().unwrap_or(l).to_owned())
         .collect::<Vec<_>>()
@@ -576,7 +606,10 @@ async fn measure(store: &Store, fleet: &Fleet) {
     for with_common in [true, false] {
         let sample = fleet.sample(queries, with_common);
         let mut t = Timing {
-            what: format!("similar batches, batch {} the 28 % code", if with_common { "with" } else { "without" }),
+            what: format!(
+                "similar batches, batch {} the 28 % code",
+                if with_common { "with" } else { "without" }
+            ),
             new: Vec::new(),
             old: Vec::new(),
         };
@@ -592,8 +625,13 @@ async fn measure(store: &Store, fleet: &Fleet) {
             let started = Instant::now();
             let old = old_similar(store, &b.id).await;
             t.old.push(started.elapsed());
-            let new: Vec<String> =
-                store.similar_batches(&b.id).await.expect("similar").into_iter().map(|s| s.batch_id).collect();
+            let new: Vec<String> = store
+                .similar_batches(&b.id)
+                .await
+                .expect("similar")
+                .into_iter()
+                .map(|s| s.batch_id)
+                .collect();
             agree.1 += 1;
             if new == old {
                 agree.0 += 1;
@@ -606,20 +644,63 @@ async fn measure(store: &Store, fleet: &Fleet) {
     let last = fleet.batches.iter().map(|b| b.last_ts_ns).max().unwrap_or(0);
     let week = TimeWindow { from_ns: (last - 7 * DAY_NS) as u64, to_ns: last as u64 + 1 };
     let quarter = TimeWindow { from_ns: (last - 90 * DAY_NS) as u64, to_ns: last as u64 + 1 };
-    let vins: Vec<String> = fleet.batches.iter().step_by((fleet.batches.len() / queries).max(1)).map(|b| b.vin.clone()).collect();
-    let mut firmware_shares: Vec<(String, f64)> =
-        (0..40).map(|i| format!("fw-{i:02}")).map(|fw| {let s = fleet.firmware_share(&fw); (fw, s)}).collect();
+    let vins: Vec<String> =
+        fleet.batches.iter().step_by((fleet.batches.len() / queries).max(1)).map(|b| b.vin.clone()).collect();
+    let mut firmware_shares: Vec<(String, f64)> = (0..40)
+        .map(|i| format!("fw-{i:02}"))
+        .map(|fw| {
+            let s = fleet.firmware_share(&fw);
+            (fw, s)
+        })
+        .collect();
     firmware_shares.sort_by(|a, b| b.1.total_cmp(&a.1));
     let largest = firmware_shares[0].clone();
     let typical = firmware_shares[firmware_shares.len() / 2].clone();
     let cases: Vec<(String, Box<dyn Fn(usize) -> FleetQuery>)> = vec![
-        ("fleet by VIN, all time".into(), Box::new(|i| FleetQuery { vin: Some(vins[i % vins.len()].clone()), ..FleetQuery::all(10) })),
-        ("fleet by VIN, last 90 days".into(), Box::new(|i| FleetQuery { vin: Some(vins[i % vins.len()].clone()), window: Some(quarter), ..FleetQuery::all(10) })),
-        (format!("fleet by firmware {} ({:.1} % of batches), all time", largest.0, largest.1 * 100.0), Box::new(|_| FleetQuery { firmware: Some(largest.0.clone()), ..FleetQuery::all(10) })),
-        (format!("fleet by firmware {}, last 7 days", largest.0), Box::new(|_| FleetQuery { firmware: Some(largest.0.clone()), window: Some(week), ..FleetQuery::all(10) })),
-        (format!("fleet by firmware {}, last 90 days", largest.0), Box::new(|_| FleetQuery { firmware: Some(largest.0.clone()), window: Some(quarter), ..FleetQuery::all(10) })),
-        (format!("fleet by firmware {} ({:.1} %), all time", typical.0, typical.1 * 100.0), Box::new(|_| FleetQuery { firmware: Some(typical.0.clone()), ..FleetQuery::all(10) })),
-        (format!("fleet by firmware {}, last 7 days", typical.0), Box::new(|_| FleetQuery { firmware: Some(typical.0.clone()), window: Some(week), ..FleetQuery::all(10) })),
+        (
+            "fleet by VIN, all time".into(),
+            Box::new(|i| FleetQuery { vin: Some(vins[i % vins.len()].clone()), ..FleetQuery::all(10) }),
+        ),
+        (
+            "fleet by VIN, last 90 days".into(),
+            Box::new(|i| FleetQuery {
+                vin: Some(vins[i % vins.len()].clone()),
+                window: Some(quarter),
+                ..FleetQuery::all(10)
+            }),
+        ),
+        (
+            format!("fleet by firmware {} ({:.1} % of batches), all time", largest.0, largest.1 * 100.0),
+            Box::new(|_| FleetQuery { firmware: Some(largest.0.clone()), ..FleetQuery::all(10) }),
+        ),
+        (
+            format!("fleet by firmware {}, last 7 days", largest.0),
+            Box::new(|_| FleetQuery {
+                firmware: Some(largest.0.clone()),
+                window: Some(week),
+                ..FleetQuery::all(10)
+            }),
+        ),
+        (
+            format!("fleet by firmware {}, last 90 days", largest.0),
+            Box::new(|_| FleetQuery {
+                firmware: Some(largest.0.clone()),
+                window: Some(quarter),
+                ..FleetQuery::all(10)
+            }),
+        ),
+        (
+            format!("fleet by firmware {} ({:.1} %), all time", typical.0, typical.1 * 100.0),
+            Box::new(|_| FleetQuery { firmware: Some(typical.0.clone()), ..FleetQuery::all(10) }),
+        ),
+        (
+            format!("fleet by firmware {}, last 7 days", typical.0),
+            Box::new(|_| FleetQuery {
+                firmware: Some(typical.0.clone()),
+                window: Some(week),
+                ..FleetQuery::all(10)
+            }),
+        ),
     ];
     let fleet_iters = queries.min(50);
     let mut equal = (0, 0);
@@ -639,20 +720,34 @@ async fn measure(store: &Store, fleet: &Fleet) {
             let (batches, top) = old_fleet(store, &q).await;
             t.old.push(started.elapsed());
             let new = store.fleet_top_errors(&q).await.expect("fleet");
-            let new_top: Vec<(String, i64, i64, i64)> =
-                new.top_errors.iter().map(|e| (e.code.clone(), e.count as i64, e.batches as i64, e.vins as i64)).collect();
+            let new_top: Vec<(String, i64, i64, i64)> = new
+                .top_errors
+                .iter()
+                .map(|e| (e.code.clone(), e.count as i64, e.batches as i64, e.vins as i64))
+                .collect();
             equal.1 += 1;
             if new.batches as i64 == batches && new_top == top {
                 equal.0 += 1;
             }
         }
-        plans.push((what.clone(), summary(&store.explain_fleet_top_errors(&make(0)).await.expect("explain"))));
+        plans
+            .push((what.clone(), summary(&store.explain_fleet_top_errors(&make(0)).await.expect("explain"))));
         rows.push(t.row());
     }
 
     println!("\nbackend {:?}, load average {}", store.backend(), loadavg());
     print_table(
-        &["query", "n new", "new p50 ms", "new p99 ms", "n old", "old p50 ms", "old p99 ms", "p50 old/new", "p99 old/new"],
+        &[
+            "query",
+            "n new",
+            "new p50 ms",
+            "new p99 ms",
+            "n old",
+            "old p50 ms",
+            "old p99 ms",
+            "p50 old/new",
+            "p99 old/new",
+        ],
         &rows,
     );
     println!(
@@ -661,12 +756,18 @@ async fn measure(store: &Store, fleet: &Fleet) {
     );
     println!("\nplans (new):");
     let example = &fleet.sample(1, true)[0].id;
-    println!("- similar batches ({example}): {}", summary(&store.explain_similar_batches(example).await.expect("explain")));
+    println!(
+        "- similar batches ({example}): {}",
+        summary(&store.explain_similar_batches(example).await.expect("explain"))
+    );
     for (what, plan) in plans {
         println!("- {what}: {plan}");
     }
     println!("plans (old):");
-    println!("- similar batches: {}", summary(&old_explain(store, &old_similar_sql(store), example, None).await));
+    println!(
+        "- similar batches: {}",
+        summary(&old_explain(store, &old_similar_sql(store), example, None).await)
+    );
     let (_, top) = old_fleet_sql(store);
     for (what, make) in cases.iter().take(3) {
         println!("- {what}, top codes: {}", summary(&old_explain(store, &top, "", Some(&make(0))).await));

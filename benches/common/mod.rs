@@ -105,7 +105,6 @@ pub fn size_text(bytes: u64) -> String {
     }
 }
 
-
 /// An environment override of a number, e.g. `ARGUS_BENCH_ITERS=5`.
 pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)

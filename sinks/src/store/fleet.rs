@@ -104,7 +104,8 @@ pub(crate) fn totals_sql(conditions: &[String]) -> String {
 /// the batch's VIN, firmware and last record time), read through the index that matches
 /// the filter; `$limit` is the parameter number of `k`.
 pub(crate) fn top_sql(backend: Backend, conditions: &[String], limit: usize) -> String {
-    let filter = if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
+    let filter =
+        if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
     format!(
         "SELECT t.code, CAST(SUM(t.events) AS BIGINT) AS events, COUNT(*) AS batches, \
          COUNT(DISTINCT t.vin) AS vins FROM completed_codes t{filter} \
@@ -160,7 +161,8 @@ impl Store {
         let totals_sql = totals_sql(&conditions);
         let top_sql = top_sql(self.backend(), &conditions, params.len() + 1);
         let backend = self.backend();
-        let mut lines = with_pool!(self, pool => explain!(backend, pool, &totals_sql, |q| bind_params!(q, &params)));
+        let mut lines =
+            with_pool!(self, pool => explain!(backend, pool, &totals_sql, |q| bind_params!(q, &params)));
         lines.push("--".to_owned());
         lines.extend(with_pool!(self, pool => explain!(backend, pool, &top_sql, |q| bind_params!(q, &params).bind(limit))));
         Ok(lines)

@@ -100,7 +100,12 @@ impl<'a> Query<'a> {
             dot += unit * read.max_unread();
         }
         let searched: std::collections::HashSet<&str> = self.searched.iter().map(|(c, _)| *c).collect();
-        dot += self.counts.iter().filter(|(c, _)| !searched.contains(*c)).map(|(_, n)| self.unit(*n)).sum::<f64>();
+        dot += self
+            .counts
+            .iter()
+            .filter(|(c, _)| !searched.contains(*c))
+            .map(|(_, n)| self.unit(*n))
+            .sum::<f64>();
         (1.0 - apart / 2.0).min(dot)
     }
 }
@@ -194,7 +199,9 @@ pub(crate) fn is_exact(query: &Query<'_>, ranked: &[Scored], reads: &[ListRead])
 /// `Vec<SimilarBatch>`; `?` propagates database errors.
 macro_rules! similar_search {
     ($backend:expr, $conn:ident, $id:expr, $codes:expr, $norm:expr) => {{
-        use $crate::store::similar::{ABOVE_SQL, BELOW_SQL, DEPTHS, HEAD_SQL, ListRead, Query, candidates_sql, is_exact, rank};
+        use $crate::store::similar::{
+            ABOVE_SQL, BELOW_SQL, DEPTHS, HEAD_SQL, ListRead, Query, candidates_sql, is_exact, rank,
+        };
         let query = Query::new($id, $codes, $norm);
         let mut ranked = Vec::new();
         for (round, depth) in DEPTHS.iter().enumerate() {
@@ -204,8 +211,12 @@ macro_rules! similar_search {
                 let unit = query.unit(*count);
                 let mut read = ListRead::default();
                 for (i, sql) in [HEAD_SQL, BELOW_SQL, ABOVE_SQL].into_iter().enumerate() {
-                    let postings: Vec<(String, f64)> =
-                        sqlx::query_as(sql).bind(*code).bind(unit).bind(*depth).fetch_all(&mut *$conn).await?;
+                    let postings: Vec<(String, f64)> = sqlx::query_as(sql)
+                        .bind(*code)
+                        .bind(unit)
+                        .bind(*depth)
+                        .fetch_all(&mut *$conn)
+                        .await?;
                     let cut = ListRead::cut(postings.len(), *depth, postings.last().map(|p| p.1));
                     match i {
                         0 => read.head = cut,

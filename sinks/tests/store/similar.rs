@@ -140,7 +140,11 @@ async fn bulk_load(db: &TestDb, batches: &[Synth]) {
 
 /// The exact top 5 of `query` among the other batches, by brute force over an inverted
 /// index: cosine of the count vectors, ties by id.
-fn exact_top5(batches: &[Synth], index: &HashMap<&str, Vec<(usize, i64)>>, query: usize) -> Vec<(String, f64)> {
+fn exact_top5(
+    batches: &[Synth],
+    index: &HashMap<&str, Vec<(usize, i64)>>,
+    query: usize,
+) -> Vec<(String, f64)> {
     let q = &batches[query];
     let mut dots: HashMap<usize, f64> = HashMap::new();
     for (code, n) in &q.codes {
@@ -191,7 +195,9 @@ async fn recall_on_a_skewed_fleet(db: &TestDb) {
             let dot: f64 = batches[q]
                 .codes
                 .iter()
-                .filter_map(|(c, n)| batches[o].codes.iter().find(|(d, _)| d == c).map(|(_, m)| (*n * *m) as f64))
+                .filter_map(|(c, n)| {
+                    batches[o].codes.iter().find(|(d, _)| d == c).map(|(_, m)| (*n * *m) as f64)
+                })
                 .sum();
             let cos = dot / (norm(&batches[q].codes) * norm(&batches[o].codes));
             assert!((s.score - cos).abs() < 1e-6, "{} scored {} instead of {cos}", s.batch_id, s.score);
@@ -302,8 +308,12 @@ async fn filtered_fleet_equals_old_query(db: &TestDb) {
         for vin in [None, Some("VIN00"), Some("VIN03"), Some("nobody")] {
             for firmware in [None, Some("fw-1"), Some("fw-2")] {
                 for k in [3, 10] {
-                    let query =
-                        FleetQuery { k, window, vin: vin.map(str::to_owned), firmware: firmware.map(str::to_owned) };
+                    let query = FleetQuery {
+                        k,
+                        window,
+                        vin: vin.map(str::to_owned),
+                        firmware: firmware.map(str::to_owned),
+                    };
                     let new = db.store.fleet_top_errors(&query).await.expect("fleet");
                     assert_eq!(new, old_fleet_query(&db.store, &query).await, "{query:?}");
                     compared += 1;
@@ -312,7 +322,8 @@ async fn filtered_fleet_equals_old_query(db: &TestDb) {
         }
     }
     assert_eq!(compared, 72);
-    let by_fw = db.store.fleet_top_errors(&FleetQuery { firmware: Some("fw-1".into()), ..FleetQuery::all(10) }).await;
+    let by_fw =
+        db.store.fleet_top_errors(&FleetQuery { firmware: Some("fw-1".into()), ..FleetQuery::all(10) }).await;
     assert_eq!(by_fw.expect("fleet").batches, 40);
 }
 both_backends!(fleet_filtered, filtered_fleet_equals_old_query);
