@@ -13,7 +13,7 @@
 //! batches each; 40 firmware versions, the largest about 16 % of the batches; a year of
 //! record time). Postgres: `COPY` into a fresh database (`argus_scale_<N>`) with triggers
 //! off (`session_replication_role = replica`), then `VACUUM ANALYZE`. SQLite: one
-//! transaction of multi-row inserts (journal off, the status trigger dropped and put back)
+//! transaction of multi-row inserts (the status trigger dropped and put back)
 //! into `target/bench-data/store-scale-<N>.db`. Both are migrated by `Store::migrate` first
 //! and filled as the write path fills them (`batches`, `batch_codes`, `completed_codes`).
 //! Both are removed at the end unless `ARGUS_BENCH_KEEP=1` (a kept one is reused).
@@ -334,8 +334,9 @@ async fn sqlite(fleet: &Fleet) {
 }
 
 async fn seed_sqlite(url: &str, fleet: &Fleet) {
+    // The store made the file WAL; it stays so (the load is one transaction).
     let mut conn = sqlx::SqliteConnection::connect(url).await.expect("connect");
-    for pragma in ["PRAGMA journal_mode = OFF", "PRAGMA synchronous = OFF", "PRAGMA cache_size = -1000000"] {
+    for pragma in ["PRAGMA synchronous = OFF", "PRAGMA cache_size = -1000000"] {
         conn.execute(pragma).await.expect(pragma);
     }
     // The status triggers are dropped for the load and put back as they were.

@@ -16,7 +16,9 @@
 //!
 //! So for each of the query's codes (at most [`MAX_CODES`], the heaviest) the search reads
 //! three index ranges of [`DEPTHS`] postings each: the head, and the band below and above
-//! `q̂_c`. It scores the union of those candidates exactly from `batch_codes`, then checks
+//! `q̂_c`. The postings read give each candidate part of its score (`Σ q̂_c · ô_c` over the
+//! lists it was read on); the [`SHORTLIST`] best by that part are scored exactly from
+//! `batch_codes` (one primary-key read), then the search checks
 //! whether a batch never read could beat the fifth: it scores at most the smaller of
 //! `Σ q̂_c · m_c` (`m_c`, the largest weight not read, 1 for a code not searched) and
 //! `1 − ½ Σ min(g_c, q̂_c)²` (`g_c`, the distance from `q̂_c` to the nearest weight not
@@ -38,6 +40,9 @@ pub(crate) const TOP: usize = 5;
 pub(crate) const MAX_CODES: usize = 16;
 /// How many postings are read on each side of `q̂_c`: first pass, and the one deeper pass.
 pub(crate) const DEPTHS: [i64; 2] = [48, 384];
+/// How many candidates, by the part of their score the postings read show, are scored
+/// exactly.
+pub(crate) const SHORTLIST: usize = 160;
 
 /// The head of the postings of code `$1` (`$2` unused, so that every range binds alike).
 pub(crate) const HEAD_SQL: &str = "SELECT batch_id, weight FROM completed_codes WHERE code = $1 AND $2 >= 0 \
@@ -183,6 +188,15 @@ pub(crate) fn rank(query: &Query<'_>, rows: Vec<(String, String, i64, f64)>) -> 
     scored
 }
 
+/// The [`SHORTLIST`] candidates with the largest partial scores (ties by id), which are
+/// scored exactly.
+pub(crate) fn shortlist(partial: HashMap<String, f64>) -> Vec<String> {
+    let mut all: Vec<(String, f64)> = partial.into_iter().collect();
+    all.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    all.truncate(SHORTLIST);
+    all.into_iter().map(|(id, _)| id).collect()
+}
+
 /// Whether the ranking is provably exact: the fifth best candidate scores above anything
 /// a batch never read could.
 pub(crate) fn is_exact(query: &Query<'_>, ranked: &[Scored], reads: &[ListRead]) -> bool {
@@ -201,15 +215,19 @@ macro_rules! similar_search {
     ($backend:expr, $conn:ident, $id:expr, $codes:expr, $norm:expr) => {{
         use $crate::store::similar::{
             ABOVE_SQL, BELOW_SQL, DEPTHS, HEAD_SQL, ListRead, Query, candidates_sql, is_exact, rank,
+            shortlist,
         };
         let query = Query::new($id, $codes, $norm);
         let mut ranked = Vec::new();
         for (round, depth) in DEPTHS.iter().enumerate() {
-            let mut candidates: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+            // Each candidate's score as far as the postings read show it: Σ q̂_c · ô_c over
+            // the codes on whose lists it was read.
+            let mut partial: std::collections::HashMap<String, f64> = std::collections::HashMap::new();
             let mut reads = Vec::with_capacity(query.searched.len());
             for (code, count) in &query.searched {
                 let unit = query.unit(*count);
                 let mut read = ListRead::default();
+                let mut seen: std::collections::HashMap<String, f64> = std::collections::HashMap::new();
                 for (i, sql) in [HEAD_SQL, BELOW_SQL, ABOVE_SQL].into_iter().enumerate() {
                     let postings: Vec<(String, f64)> = sqlx::query_as(sql)
                         .bind(*code)
@@ -223,13 +241,17 @@ macro_rules! similar_search {
                         1 => read.below = cut,
                         _ => read.above = cut,
                     }
-                    candidates.extend(postings.into_iter().map(|p| p.0).filter(|id| id != query.id));
+                    seen.extend(postings.into_iter().filter(|p| p.0 != query.id));
+                }
+                for (id, weight) in seen {
+                    *partial.entry(id).or_default() += unit * weight;
                 }
                 reads.push(read);
             }
-            if candidates.is_empty() {
+            if partial.is_empty() {
                 break;
             }
+            let candidates = shortlist(partial);
             let ids = $crate::store::to_json(&candidates)?;
             let rows: Vec<(String, String, i64, f64)> =
                 sqlx::query_as(candidates_sql($backend)).bind(ids).fetch_all(&mut *$conn).await?;
