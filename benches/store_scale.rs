@@ -523,6 +523,9 @@ async fn old_explain(store: &Store, sql: &str, id: &str, q: Option<&FleetQuery>)
 // Measuring
 // ---------------------------------------------------------------------------------------
 
+/// A fleet-query case: the i-th query of its iterations.
+type MakeQuery<'a> = Box<dyn Fn(usize) -> FleetQuery + 'a>;
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -657,7 +660,7 @@ async fn measure(store: &Store, fleet: &Fleet) {
     firmware_shares.sort_by(|a, b| b.1.total_cmp(&a.1));
     let largest = firmware_shares[0].clone();
     let typical = firmware_shares[firmware_shares.len() / 2].clone();
-    let cases: Vec<(String, Box<dyn Fn(usize) -> FleetQuery>)> = vec![
+    let cases: Vec<(String, MakeQuery)> = vec![
         (
             "fleet by VIN, all time".into(),
             Box::new(|i| FleetQuery { vin: Some(vins[i % vins.len()].clone()), ..FleetQuery::all(10) }),
