@@ -1,10 +1,12 @@
-//! Queries over many batches: the fleet's top errors and the similar-batch search. Both
-//! read `batch_codes`, the per-batch counts of every code (not only the top `k`), so the
-//! fleet report over stored batches equals the pipeline's `FleetReport::from_batches`.
+//! The fleet's top errors over the stored batches, filtered by window, VIN or firmware.
+//! They read `completed_codes` (migration 0005: the per-batch counts of every code of the
+//! completed batches, not only the top `k`, with the batch's VIN, firmware and last record
+//! time), so the fleet report over stored batches equals the pipeline's
+//! `FleetReport::from_batches`.
 
 use argus_pipeline::report::{FleetReport, FleetTopError};
 
-use super::{Backend, Store, byte_order, with_pool};
+use super::{Backend, Store, byte_order, explain, with_pool};
 use crate::error::{StoreError, to_i64, to_u64};
 
 /// A half-open range `[from_ns, to_ns)` of record time: a batch is inside when its last
@@ -37,45 +39,98 @@ type Totals = (i64, i64, i64);
 /// code, events, batches, vins.
 type CodeRow = (String, i64, i64, i64);
 
-/// The filter shared by both fleet statements; parameters $1..$4.
-const FILTER: &str = "b.status = 'completed' \
-    AND ($1 IS NULL OR b.last_ts_ns >= $1) AND ($2 IS NULL OR b.last_ts_ns < $2) \
-    AND ($3 IS NULL OR b.vin = $3) AND ($4 IS NULL OR b.firmware = $4)";
+impl FleetQuery {
+    /// The WHERE conditions of this query's filters over a table with `vin`, `firmware`
+    /// and `last_ts_ns` columns (aliased `t`), with their parameters in order. Only the
+    /// filters present appear, so that each query is planned for its own filters (an
+    /// `($n IS NULL OR t.vin = $n)` form hides the index from a generic plan).
+    fn conditions(&self) -> Result<(Vec<String>, Vec<Param<'_>>), StoreError> {
+        let mut conditions = Vec::new();
+        let mut params = Vec::new();
+        if let Some(vin) = &self.vin {
+            params.push(Param::Text(vin));
+            conditions.push(format!("t.vin = ${}", params.len()));
+        }
+        if let Some(firmware) = &self.firmware {
+            params.push(Param::Text(firmware));
+            conditions.push(format!("t.firmware = ${}", params.len()));
+        }
+        if let Some(window) = self.window {
+            params.push(Param::Int(to_i64(window.from_ns, "from_ns")?));
+            conditions.push(format!("t.last_ts_ns >= ${}", params.len()));
+            params.push(Param::Int(to_i64(window.to_ns, "to_ns")?));
+            conditions.push(format!("t.last_ts_ns < ${}", params.len()));
+        }
+        Ok((conditions, params))
+    }
+}
+
+/// A bound parameter of a fleet statement.
+#[derive(Debug, Clone, Copy)]
+enum Param<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
+/// Binds `$params` (then `$extra`, if given) to the query `$q`.
+macro_rules! bind_params {
+    ($q:expr, $params:expr) => {{
+        let mut q = $q;
+        for p in $params {
+            q = match p {
+                Param::Text(v) => q.bind(*v),
+                Param::Int(v) => q.bind(*v),
+            };
+        }
+        q
+    }};
+}
+
+/// The totals statement: over `batches`, completed only (the partial indexes of migration
+/// 0005 cover it when a VIN or firmware is given).
+pub(crate) fn totals_sql(conditions: &[String]) -> String {
+    let mut sql = String::from(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(t.records), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(t.error_events), 0) AS BIGINT) FROM batches t WHERE t.status = 'completed'",
+    );
+    for c in conditions {
+        sql.push_str(" AND ");
+        sql.push_str(c);
+    }
+    sql
+}
+
+/// The top-codes statement: over `completed_codes` (the codes of completed batches with
+/// the batch's VIN, firmware and last record time), read through the index that matches
+/// the filter; `$limit` is the parameter number of `k`.
+pub(crate) fn top_sql(backend: Backend, conditions: &[String], limit: usize) -> String {
+    let filter =
+        if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
+    format!(
+        "SELECT t.code, CAST(SUM(t.events) AS BIGINT) AS events, COUNT(*) AS batches, \
+         COUNT(DISTINCT t.vin) AS vins FROM completed_codes t{filter} \
+         GROUP BY t.code ORDER BY events DESC, t.code{} LIMIT ${limit}",
+        byte_order(backend)
+    )
+}
 
 impl Store {
     /// The fleet report over the completed batches that `query` selects: `batches` and
     /// `vins` count distinct batches and VINs in which a code occurred; ordered by count
     /// descending, then code in byte order.
+    ///
+    /// With a VIN or a firmware, both statements read only that vehicle's or firmware's
+    /// index range (in the window, if any), not the fleet's history. Without either, this
+    /// aggregates every completed batch in the window: the API serves the unfiltered
+    /// fleet from the rows the dataflow maintains (`get_fleet_report_json`) instead.
     pub async fn fleet_top_errors(&self, query: &FleetQuery) -> Result<FleetReport, StoreError> {
-        let from = query.window.map(|w| to_i64(w.from_ns, "from_ns")).transpose()?;
-        let to = query.window.map(|w| to_i64(w.to_ns, "to_ns")).transpose()?;
         let limit = i64::try_from(query.k).map_err(|_| StoreError::OutOfRange(format!("k = {}", query.k)))?;
-        let totals_sql = format!(
-            "SELECT COUNT(*), CAST(COALESCE(SUM(b.records), 0) AS BIGINT), \
-             CAST(COALESCE(SUM(b.error_events), 0) AS BIGINT) FROM batches b WHERE {FILTER}"
-        );
-        let top_sql = format!(
-            "SELECT c.code, CAST(SUM(c.events) AS BIGINT) AS events, COUNT(*) AS batches, \
-             COUNT(DISTINCT b.vin) AS vins FROM batch_codes c JOIN batches b ON b.batch_id = c.batch_id \
-             WHERE {FILTER} GROUP BY c.code ORDER BY events DESC, c.code{} LIMIT $5",
-            byte_order(self.backend())
-        );
+        let (conditions, params) = query.conditions()?;
+        let totals_sql = totals_sql(&conditions);
+        let top_sql = top_sql(self.backend(), &conditions, params.len() + 1);
         let (totals, top): (Totals, Vec<CodeRow>) = with_pool!(self, pool => {
-            let totals = sqlx::query_as(&totals_sql)
-                .bind(from)
-                .bind(to)
-                .bind(query.vin.as_deref())
-                .bind(query.firmware.as_deref())
-                .fetch_one(pool)
-                .await?;
-            let top = sqlx::query_as(&top_sql)
-                .bind(from)
-                .bind(to)
-                .bind(query.vin.as_deref())
-                .bind(query.firmware.as_deref())
-                .bind(limit)
-                .fetch_all(pool)
-                .await?;
+            let totals = bind_params!(sqlx::query_as(&totals_sql), &params).fetch_one(pool).await?;
+            let top = bind_params!(sqlx::query_as(&top_sql), &params).bind(limit).fetch_all(pool).await?;
             (totals, top)
         });
         let top_errors = top
@@ -97,27 +152,19 @@ impl Store {
             top_errors,
         })
     }
-}
 
-/// The similar-batch search: for batch $1 (whose codes are already in batch_codes), every
-/// other completed batch sharing a code, with the dot product of the two count vectors
-/// and the other batch's norm; the best five by dot / norm (the cosine up to this batch's
-/// own norm), ties by batch id. Products of integer counts are exact in f64.
-pub(crate) fn similar_sql(backend: Backend) -> String {
-    format!(
-        "SELECT o.batch_id, CAST(SUM(CAST(m.events AS DOUBLE PRECISION) * o.events) AS DOUBLE PRECISION) AS dot, \
-         b.code_norm FROM batch_codes m JOIN batch_codes o ON o.code = m.code AND o.batch_id <> m.batch_id \
-         JOIN batches b ON b.batch_id = o.batch_id \
-         WHERE m.batch_id = $1 AND b.status = 'completed' AND b.code_norm > 0 \
-         GROUP BY o.batch_id, b.code_norm \
-         ORDER BY SUM(CAST(m.events AS DOUBLE PRECISION) * o.events) / b.code_norm DESC, o.batch_id{} \
-         LIMIT 5",
-        byte_order(backend)
-    )
-}
-
-/// Scores are kept to six decimals: enough to rank, and the stored document does not
-/// carry the last bits of floating-point noise.
-pub(crate) fn round_score(score: f64) -> f64 {
-    (score.clamp(0.0, 1.0) * 1e6).round() / 1e6
+    /// The plans of the two statements [`Store::fleet_top_errors`] runs for `query`
+    /// (totals first), one line per plan node: for the benchmark and for reviews.
+    pub async fn explain_fleet_top_errors(&self, query: &FleetQuery) -> Result<Vec<String>, StoreError> {
+        let limit = i64::try_from(query.k).map_err(|_| StoreError::OutOfRange(format!("k = {}", query.k)))?;
+        let (conditions, params) = query.conditions()?;
+        let totals_sql = totals_sql(&conditions);
+        let top_sql = top_sql(self.backend(), &conditions, params.len() + 1);
+        let backend = self.backend();
+        let mut lines =
+            with_pool!(self, pool => explain!(backend, pool, &totals_sql, |q| bind_params!(q, &params)));
+        lines.push("--".to_owned());
+        lines.extend(with_pool!(self, pool => explain!(backend, pool, &top_sql, |q| bind_params!(q, &params).bind(limit))));
+        Ok(lines)
+    }
 }

@@ -12,6 +12,7 @@ mod fleet_reports;
 mod progress;
 mod read;
 mod seed;
+pub(crate) mod similar;
 mod status;
 mod unfinished;
 mod uploads;
@@ -216,6 +217,25 @@ pub(crate) fn byte_order(backend: Backend) -> &'static str {
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("cannot serialise: {e}")))
 }
+
+/// Runs `EXPLAIN` (Postgres) / `EXPLAIN QUERY PLAN` (SQLite) of `$sql` with the binds
+/// `$q => $bound` applied to the query builder `$q` on `$pool`; evaluates to one line per
+/// plan node.
+macro_rules! explain {
+    ($backend:expr, $pool:expr, $sql:expr, |$q:ident| $bound:expr) => {{
+        use sqlx::Row;
+        let backend = $backend;
+        let text = format!("{}{}", $crate::store::dialect(backend, "EXPLAIN ", "EXPLAIN QUERY PLAN "), $sql);
+        let $q = sqlx::query(&text);
+        let rows = $bound.fetch_all($pool).await?;
+        let column = match backend {
+            $crate::store::Backend::Postgres => 0,
+            $crate::store::Backend::Sqlite => 3,
+        };
+        rows.iter().map(|r| r.try_get::<String, _>(column)).collect::<Result<Vec<String>, sqlx::Error>>()?
+    }};
+}
+pub(crate) use explain;
 
 /// The SQL text for a backend: Postgres spelling first, SQLite second.
 pub(crate) fn dialect<'a>(backend: Backend, postgres: &'a str, sqlite: &'a str) -> &'a str {

@@ -10,6 +10,7 @@
 use argus_pipeline::report::FinishedBatch;
 use serde::{Deserialize, Serialize};
 
+use super::similar::similar_search;
 use super::{BatchState, Store, begin_write, dialect, insert_and_lock_batch, to_json, with_pool};
 use crate::diagnosis::Diagnosis;
 use crate::error::{StoreError, to_i64};
@@ -36,21 +37,6 @@ macro_rules! upsert_offsets {
             .await?;
         }
     };
-}
-
-/// The five completed batches closest to `$id` by cosine similarity of their code counts,
-/// searched inside the transaction `$tx` (integer dot products, so the sums are exact).
-macro_rules! similar_batches {
-    ($backend:expr, $tx:ident, $id:expr, $norm:expr) => {{
-        let rows: Vec<(String, f64, f64)> =
-            sqlx::query_as(&super::fleet::similar_sql($backend)).bind($id).fetch_all(&mut *$tx).await?;
-        rows.into_iter()
-            .map(|(batch_id, dot, other)| crate::diagnosis::SimilarBatch {
-                batch_id,
-                score: super::fleet::round_score(dot / ($norm * other)),
-            })
-            .collect::<Vec<_>>()
-    }};
 }
 
 /// A Kafka position covered by the reports written with it: the next offset to consume.
@@ -238,9 +224,20 @@ impl Store {
 
             // Similar batches are searched after this batch's codes are in, among the
             // batches completed before it: the search sees exactly the committed fleet.
+            // Then the batch's own postings go in (completed batches only: the similar
+            // search and the filtered fleet query read them; similar.rs, fleet.rs).
             let mut diagnosis = diagnosis.clone();
             diagnosis.similar_batches = if row.target == BatchState::Completed && row.code_norm > 0.0 {
-                similar_batches!(backend, tx, id, row.code_norm)
+                let similar = similar_search!(backend, tx, id, &row.codes, row.code_norm);
+                sqlx::query(
+                    "INSERT INTO completed_codes (batch_id, code, events, weight, vin, firmware, last_ts_ns) \
+                     SELECT c.batch_id, c.code, c.events, c.events / b.code_norm, b.vin, b.firmware, b.last_ts_ns \
+                     FROM batch_codes c JOIN batches b ON b.batch_id = c.batch_id WHERE c.batch_id = $1",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                similar
             } else {
                 Vec::new()
             };

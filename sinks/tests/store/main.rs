@@ -11,6 +11,7 @@ mod llm;
 mod migrations;
 mod progress;
 mod reads;
+mod similar;
 mod stalled_llm;
 mod status;
 mod store_down;
