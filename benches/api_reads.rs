@@ -1,0 +1,171 @@
+//! Cached report reads over HTTP on loopback, server and client sharing the machine's
+//! cores: requests per second and latency of `GET /api/v1/batches/{id}/report` (a
+//! completed batch of the conformance vectors, stored by the real dataflow into SQLite),
+//! against the limit of the same HTTP stack: an axum handler that returns the same bytes
+//! from memory, measured in the same run. The client is reqwest (keep-alive, `C`
+//! concurrent requests), the same in both.
+//!
+//! `ARGUS_BENCH_SECONDS` (default 10) per measurement, `ARGUS_BENCH_CONCURRENCY` (64).
+//! Figures: benches/README.md, "API reads".
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use argus_api::{ApiConfig, AppState, Objects};
+use argus_ingest::event::FileReadyEvent;
+use argus_ingest::{Publish, PublishError};
+use argus_pipeline::{DataflowConfig, FeedEvent, FileReady, Metrics, ReportWriter, VecFeed};
+use argus_sinks::diagnosis::Diagnoser;
+use argus_sinks::{Store, StoreWriter};
+use futures::future::BoxFuture;
+
+/// The bench uploads nothing: a queue that accepts everything.
+#[derive(Debug)]
+struct NoQueue;
+
+impl Publish for NoQueue {
+    fn publish<'a>(&'a self, _: &'a [FileReadyEvent]) -> BoxFuture<'a, Result<(), PublishError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn ready(&self) -> BoxFuture<'_, Result<(), PublishError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+fn runtime(threads: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build().unwrap()
+}
+
+/// Stores the vectors' first batch through the dataflow; returns its id.
+fn store_a_report(store: &Store, runtime: &tokio::runtime::Runtime) -> String {
+    let batch = "04fe6e32-905c-493b-8980-3cae45dae42c";
+    let dir =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/spec/vectors/data").join(batch);
+    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    paths.sort();
+    let events: Vec<FeedEvent> = paths
+        .iter()
+        .map(|p| {
+            FeedEvent::File(FileReady {
+                batch_id: batch.into(),
+                file_id: p.file_name().unwrap().to_string_lossy().into_owned(),
+                location: p.to_string_lossy().into_owned(),
+                file_count: paths.len() as u32,
+                size: None,
+                position: None,
+            })
+        })
+        .collect();
+    let metrics = Arc::new(Metrics::default());
+    let mut job = common::job(
+        Box::new(VecFeed::new(events)),
+        common::Capture::default(),
+        DataflowConfig::default(),
+        1,
+        metrics.clone(),
+    );
+    let (store, handle) = (store.clone(), runtime.handle().clone());
+    job.writers = Arc::new(move |_| {
+        let diagnoser = Arc::new(Diagnoser::rules_only());
+        let writer = StoreWriter::new(store.clone(), diagnoser, handle.clone(), metrics.clone());
+        Ok(vec![Box::new(writer) as Box<dyn ReportWriter>])
+    });
+    argus_pipeline::run(job).unwrap();
+    batch.to_owned()
+}
+
+/// Requests per second, p50 and p99 (ms) of `concurrency` clients hammering `url`.
+fn hammer(
+    client_rt: &tokio::runtime::Runtime,
+    url: &str,
+    concurrency: usize,
+    seconds: u64,
+) -> (f64, f64, f64) {
+    let client = reqwest::Client::new();
+    let url = url.to_owned();
+    client_rt.block_on(async move {
+        // Warm the connections and the cache.
+        for _ in 0..concurrency {
+            client.get(&url).send().await.unwrap().bytes().await.unwrap();
+        }
+        let end = Instant::now() + Duration::from_secs(seconds);
+        let tasks: Vec<_> = (0..concurrency)
+            .map(|_| {
+                let (client, url) = (client.clone(), url.clone());
+                tokio::spawn(async move {
+                    let mut latencies = Vec::new();
+                    while Instant::now() < end {
+                        let started = Instant::now();
+                        let response = client.get(&url).send().await.unwrap();
+                        assert!(response.status().is_success());
+                        response.bytes().await.unwrap();
+                        latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+                    }
+                    latencies
+                })
+            })
+            .collect();
+        let started = Instant::now();
+        let mut all = Vec::new();
+        for task in tasks {
+            all.extend(task.await.unwrap());
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        all.sort_by(f64::total_cmp);
+        let at = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)];
+        (all.len() as f64 / elapsed, at(0.5), at(0.99))
+    })
+}
+
+fn main() {
+    let seconds: u64 = common::env_or("ARGUS_BENCH_SECONDS", if common::quick() { 2 } else { 10 });
+    let concurrency: usize = common::env_or("ARGUS_BENCH_CONCURRENCY", 64);
+    let tmp = tempfile::tempdir().unwrap();
+    let server_rt = runtime(1);
+    let client_rt = runtime(1);
+    let url = format!("sqlite://{}?mode=rwc", tmp.path().join("argus.db").display());
+    let store = server_rt.block_on(Store::open(&url)).unwrap();
+    server_rt.block_on(store.migrate()).unwrap();
+    let batch = store_a_report(&store, &server_rt);
+
+    let objects = Objects::local(tmp.path()).unwrap();
+    let state = AppState::new(ApiConfig::default(), store.clone(), objects, Arc::new(NoQueue), None);
+    let (api_addr, static_addr, body) = server_rt.block_on(async {
+        let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let api_addr = api.local_addr().unwrap();
+        tokio::spawn(argus_api::serve(api, argus_api::router(state), std::future::pending()));
+        let report_url = format!("http://{api_addr}/api/v1/batches/{batch}/report");
+        let body = reqwest::get(&report_url).await.unwrap().bytes().await.unwrap();
+        let served = body.clone();
+        let limit = axum::Router::new().route(
+            "/report",
+            axum::routing::get(move || {
+                let served = served.clone();
+                async move { ([("content-type", "application/json")], served) }
+            }),
+        );
+        let fixed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let static_addr = fixed.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(fixed, limit).await });
+        (api_addr, static_addr, body)
+    });
+
+    println!(
+        "## API reads: {concurrency} concurrent keep-alive clients, {seconds} s each, server and client one tokio thread each"
+    );
+    println!("report body: {} bytes; load before: {}", body.len(), common::loadavg());
+    let api =
+        hammer(&client_rt, &format!("http://{api_addr}/api/v1/batches/{batch}/report"), concurrency, seconds);
+    let limit = hammer(&client_rt, &format!("http://{static_addr}/report"), concurrency, seconds);
+    let row = |name: &str, (rps, p50, p99): (f64, f64, f64)| {
+        vec![name.to_owned(), format!("{rps:.0}"), format!("{p50:.2}"), format!("{p99:.2}")]
+    };
+    common::print_table(
+        &["server", "requests/s", "p50 ms", "p99 ms"],
+        &[row("argus api, cached report", api), row("axum, same bytes from memory (limit)", limit)],
+    );
+    println!("api / limit: **{:.2}** (goal: 50,000 req/s)", api.0 / limit.0);
+    println!("load after: {}", common::loadavg());
+}
