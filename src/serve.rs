@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use argus_api::{ApiConfig, AppState, Objects, Tokens};
-use argus_ingest::kafka::{KafkaConfig, KafkaIngest, ObjectRoot, Placement};
+use argus_ingest::kafka::{KafkaIngest, ObjectRoot, Placement};
 use argus_ingest::queue::{EventQueue, QueueIngest};
 use argus_ingest::{KafkaPublisher, Publish, TaskFeed};
 use argus_pipeline::{ClusterConfig, Metrics};
@@ -22,7 +22,7 @@ use tokio::runtime::Runtime;
 
 use crate::args::parse_duration;
 use crate::live::{self, StreamingJob};
-use crate::pipeline::{StoreLedger, telemetry};
+use crate::pipeline::{StoreLedger, TopicArgs, telemetry};
 
 /// Arguments of `argus serve`.
 #[derive(Debug, clap::Args)]
@@ -44,12 +44,8 @@ pub struct ServeArgs {
     /// in-process queue.
     #[arg(long)]
     pub brokers: Option<String>,
-    #[arg(long, default_value = "argus.files.ready")]
-    pub topic: String,
-    #[arg(long, default_value = "argus.files.dlq")]
-    pub dlq_topic: String,
-    #[arg(long, default_value = "argus-pipeline")]
-    pub group: String,
+    #[command(flatten)]
+    pub topics: TopicArgs,
     /// Serve the API only; `argus pipeline` processes elsewhere read the topic.
     #[arg(long, requires = "brokers")]
     pub no_pipeline: bool,
@@ -198,16 +194,11 @@ fn start_ingest(
         let (queue, ingest) = QueueIngest::start(ledger, root, runtime.handle());
         return Ok((Arc::new(queue.clone()), Live::Queue(queue, ingest)));
     };
-    let publisher = Arc::new(KafkaPublisher::connect(brokers, &args.topic)?);
+    let publisher = Arc::new(KafkaPublisher::connect(brokers, &args.topics.topic)?);
     if args.no_pipeline {
         return Ok((publisher, Live::Elsewhere));
     }
-    let kafka = KafkaConfig {
-        topic: args.topic.clone(),
-        dlq_topic: args.dlq_topic.clone(),
-        group: args.group.clone(),
-        ..KafkaConfig::new(brokers)
-    };
+    let kafka = args.topics.kafka_config(brokers);
     let placement = Placement { process: 0, processes: 1, workers: args.workers };
     let ingest = KafkaIngest::start(&kafka, placement, ledger, root, runtime.handle())
         .context("starting the kafka feed")?;

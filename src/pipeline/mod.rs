@@ -21,11 +21,10 @@ use crate::live::{self, StreamingJob};
 use crate::replay::ClusterArgs;
 
 /// Arguments of `argus pipeline`.
+/// The topics the live services use, and the consumer group (shared by `argus pipeline`
+/// and `argus serve`).
 #[derive(Debug, clap::Args)]
-pub struct PipelineArgs {
-    /// Kafka bootstrap servers, `host:port[,…]`.
-    #[arg(long)]
-    pub brokers: String,
+pub struct TopicArgs {
     #[arg(long, default_value = "argus.files.ready")]
     pub topic: String,
     #[arg(long, default_value = "argus.files.dlq")]
@@ -33,6 +32,27 @@ pub struct PipelineArgs {
     /// The consumer group; it only stores offsets for monitoring (the store is the truth).
     #[arg(long, default_value = "argus-pipeline")]
     pub group: String,
+}
+
+impl TopicArgs {
+    /// The Kafka feed's configuration for `brokers`.
+    pub fn kafka_config(&self, brokers: &str) -> KafkaConfig {
+        KafkaConfig {
+            topic: self.topic.clone(),
+            dlq_topic: self.dlq_topic.clone(),
+            group: self.group.clone(),
+            ..KafkaConfig::new(brokers)
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PipelineArgs {
+    /// Kafka bootstrap servers, `host:port[,…]`.
+    #[arg(long)]
+    pub brokers: String,
+    #[command(flatten)]
+    pub topics: TopicArgs,
     /// The report store: `postgres://…` or `sqlite://path?mode=rwc` (migrated at start).
     #[arg(long)]
     pub database_url: String,
@@ -74,12 +94,7 @@ pub fn run(args: PipelineArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join(format!("argus-pipeline-spool-{}", std::process::id())));
     let root = ObjectRoot::open(&args.object_store, &spool).map_err(anyhow::Error::msg)?;
-    let kafka = KafkaConfig {
-        topic: args.topic.clone(),
-        dlq_topic: args.dlq_topic.clone(),
-        group: args.group.clone(),
-        ..KafkaConfig::new(&args.brokers)
-    };
+    let kafka = args.topics.kafka_config(&args.brokers);
     let cluster = args.cluster.config();
     let placement =
         Placement { process: cluster.process, processes: cluster.processes, workers: cluster.workers };
