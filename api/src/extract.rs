@@ -39,6 +39,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// The path parameter `name` (empty when the route has none); a malformed path is a 400.
+async fn path_param<S: Send + Sync>(parts: &mut Parts, state: &S, name: &str) -> Result<String, ApiError> {
+    let axum::extract::Path(params) =
+        axum::extract::Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    Ok(params.into_iter().find(|(k, _)| k == name).map(|(_, v)| v).unwrap_or_default())
+}
+
 /// A batch id from the path: a UUID, kept in its canonical lowercase hyphenated form.
 #[derive(Debug, Clone)]
 pub struct BatchId(pub String);
@@ -47,11 +56,7 @@ impl<S: Send + Sync> FromRequestParts<S> for BatchId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let axum::extract::Path(params) =
-            axum::extract::Path::<Vec<(String, String)>>::from_request_parts(parts, state)
-                .await
-                .map_err(|e| ApiError::BadRequest(e.body_text()))?;
-        let raw = params.into_iter().find(|(k, _)| k == "id").map(|(_, v)| v).unwrap_or_default();
+        let raw = path_param(parts, state, "id").await?;
         uuid::Uuid::try_parse(&raw)
             .map(|u| BatchId(u.hyphenated().to_string()))
             .map_err(|_| ApiError::InvalidBatchId(raw))
@@ -71,13 +76,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Vin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let axum::extract::Path(params) =
-            axum::extract::Path::<Vec<(String, String)>>::from_request_parts(parts, state)
-                .await
-                .map_err(|e| ApiError::BadRequest(e.body_text()))?;
-        let raw = params.into_iter().find(|(k, _)| k == "vin").map(|(_, v)| v).unwrap_or_default();
-        let ok =
-            !raw.is_empty() && raw.len() <= 64 && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        if ok { Ok(Vin(raw)) } else { Err(ApiError::InvalidVin(raw)) }
+        let raw = path_param(parts, state, "vin").await?;
+        if is_vin(&raw) { Ok(Vin(raw)) } else { Err(ApiError::InvalidVin(raw)) }
     }
 }

@@ -127,7 +127,8 @@ impl Spooler {
             tracing::warn!(%batch_id, %error, "batch listing failed; reporting it as empty");
             Vec::new()
         });
-        let mut held = Held { end: 0, paths: Vec::new(), bytes: 0 };
+        let first = self.next_offset;
+        let (mut paths, mut bytes) = (Vec::with_capacity(files.len()), 0);
         let mut spooled = Vec::with_capacity(files.len());
         for file in files {
             let path = self.config.dir.join(format!("{:016x}.rec", self.next_offset));
@@ -135,23 +136,21 @@ impl Spooler {
             if let Err(error) = download(&self.at, &object, &path).await {
                 tracing::warn!(%batch_id, file_id = %file.file_id, %error, "object not spooled");
             }
-            held.bytes += file.size.unwrap_or(0);
-            held.paths.push(path.clone());
+            bytes += file.size.unwrap_or(0);
+            paths.push(path.clone());
             spooled.push(ListedFile { location: path.to_string_lossy().into_owned(), ..file });
             self.next_offset += 1;
         }
-        held.end = self.next_offset;
         let mut events = batch_events(batch_id, spooled);
         // Positions make the source report commit points, which say when a batch is durable.
-        let first = held.end - held.paths.len() as i64;
         for (offset, event) in (first..).zip(&mut events) {
             if let FeedEvent::File(file) = event {
                 file.position = Some(Position { partition: 0, offset });
             }
         }
-        if !held.paths.is_empty() {
-            self.bytes_ahead += held.bytes;
-            self.held.push_back(held);
+        if !paths.is_empty() {
+            self.bytes_ahead += bytes;
+            self.held.push_back(Held { end: self.next_offset, paths, bytes });
         }
         events
     }

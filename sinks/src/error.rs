@@ -119,3 +119,7 @@ pub(crate) fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
 pub(crate) fn to_u64(value: i64, what: &str) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} = {value}")))
 }
+
+pub(crate) fn to_u32(value: i64, what: &str) -> Result<u32, StoreError> {
+    u32::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} = {value}")))
+}

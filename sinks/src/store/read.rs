@@ -8,7 +8,7 @@ use sqlx::Row;
 
 use super::{BatchState, KafkaOffset, Store, byte_order, dialect, with_pool};
 use crate::diagnosis::Diagnosis;
-use crate::error::{StoreError, to_u64};
+use crate::error::{StoreError, to_u32, to_u64};
 
 /// A batch as stored, with its files.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -136,27 +136,7 @@ impl Store {
 
     /// A vehicle's batches, newest first (by creation in the store, then batch id).
     pub async fn list_batches_for_vin(&self, vin: &str, limit: u32) -> Result<Vec<BatchSummary>, StoreError> {
-        let sql = format!(
-            "SELECT batch_id, status, records, error_events, first_ts_ns, last_ts_ns, created_at_ms \
-             FROM batches WHERE vin = $1 ORDER BY created_at_ms DESC, batch_id{} DESC LIMIT $2",
-            byte_order(self.backend())
-        );
-        with_pool!(self, pool => {
-            let rows = sqlx::query(&sql).bind(vin).bind(i64::from(limit)).fetch_all(pool).await?;
-            rows.iter()
-                .map(|row| {
-                    Ok(BatchSummary {
-                        batch_id: row.try_get("batch_id")?,
-                        status: row.try_get::<String, _>("status")?.parse()?,
-                        records: to_u64(row.try_get("records")?, "records")?,
-                        error_events: to_u64(row.try_get("error_events")?, "error_events")?,
-                        first_ts_ns: opt_u64(row.try_get("first_ts_ns")?)?,
-                        last_ts_ns: opt_u64(row.try_get("last_ts_ns")?)?,
-                        created_at_ms: row.try_get("created_at_ms")?,
-                    })
-                })
-                .collect()
-        })
+        self.list_batches_for_vin_page(vin, limit, None).await
     }
 
     /// The stored diagnosis of a batch (with its similar batches).
@@ -205,10 +185,6 @@ fn file_status_from_str(s: &str) -> Result<FileStatus, StoreError> {
 
 fn opt_u64(value: Option<i64>) -> Result<Option<u64>, StoreError> {
     value.map(|v| to_u64(v, "timestamp")).transpose()
-}
-
-fn to_u32(value: i64, what: &str) -> Result<u32, StoreError> {
-    u32::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} = {value}")))
 }
 
 fn opt_u32(value: Option<i64>) -> Result<Option<u32>, StoreError> {

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::{BatchState, Store, with_pool};
-use crate::error::StoreError;
+use crate::error::{StoreError, to_u32};
 
 /// A batch's status and progress.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -26,13 +26,11 @@ impl Store {
         let row: Option<Row> =
             with_pool!(self, pool => sqlx::query_as(sql).bind(batch_id).fetch_optional(pool).await?);
         let Some((batch_id, status, file_count, files_parsed, failure)) = row else { return Ok(None) };
-        let count =
-            |v: i64, what: &str| u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} = {v}")));
         Ok(Some(BatchProgress {
             batch_id,
             status: status.parse()?,
-            file_count: file_count.map(|v| count(v, "file_count")).transpose()?,
-            files_parsed: count(files_parsed, "files_parsed")?,
+            file_count: file_count.map(|v| to_u32(v, "file_count")).transpose()?,
+            files_parsed: to_u32(files_parsed, "files_parsed")?,
             failure,
         }))
     }
