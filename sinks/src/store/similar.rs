@@ -16,13 +16,13 @@
 //!
 //! So for each of the query's codes (at most [`MAX_CODES`], the heaviest) the search reads
 //! three index ranges of [`DEPTHS`] postings each: the head, and the band below and above
-//! `q̂_c`. The postings read give each candidate part of its score (`Σ q̂_c · ô_c` over the
-//! lists it was read on); the [`SHORTLIST`] best by that part are scored exactly from
-//! `batch_codes` (one primary-key read), then the search checks
-//! whether a batch never read could beat the fifth: it scores at most the smaller of
-//! `Σ q̂_c · m_c` (`m_c`, the largest weight not read, 1 for a code not searched) and
-//! `1 − ½ Σ min(g_c, q̂_c)²` (`g_c`, the distance from `q̂_c` to the nearest weight not
-//! read). When the bound is not beaten the lists are read deeper, once; beyond that the
+//! `q̂_c`. A batch scores at most the smaller of `Σ q̂_c · ô_c` and `1 − ½ Σ (q̂_c − ô_c)²`
+//! where, on a list it was not read on, `ô_c` is taken as `m_c` (the largest weight not
+//! read, 1 for a code not searched) in the first and as `q̂_c` ± `min(g_c, q̂_c)` (`g_c`,
+//! the distance from `q̂_c` to the nearest weight not read) in the second. The
+//! [`SHORTLIST`] candidates with the highest such bound are scored exactly from
+//! `batch_codes` (one primary-key read), then the search checks whether a batch never
+//! read could beat the fifth (the same bound with nothing read of it). When the bound is not beaten the lists are read deeper, once; beyond that the
 //! answer is the best of the candidates (approximate; sinks/tests/store/similar.rs
 //! measures the recall against the exact search on a 10,000-batch fleet).
 //!
@@ -77,6 +77,8 @@ pub(crate) struct Query<'a> {
     /// Every code's count, for the exact dot products.
     pub counts: HashMap<&'a str, i64>,
     pub norm: f64,
+    /// `Σ q̂_c` over the codes not searched: the most they can add to a dot product.
+    pub unsearched: f64,
 }
 
 impl<'a> Query<'a> {
@@ -84,8 +86,9 @@ impl<'a> Query<'a> {
         let mut searched: Vec<(&str, i64)> = codes.iter().map(|(c, n)| (c.as_str(), *n)).collect();
         searched.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         let counts = searched.iter().copied().collect();
+        let unsearched = searched.iter().skip(MAX_CODES).map(|(_, n)| *n as f64 / norm).sum();
         searched.truncate(MAX_CODES);
-        Self { id, searched, counts, norm }
+        Self { id, searched, counts, norm, unsearched }
     }
 
     /// The component of the query's unit vector on a code.
@@ -96,21 +99,27 @@ impl<'a> Query<'a> {
     /// The largest cosine a batch outside the candidates can have, given what was read
     /// of each searched code's list.
     pub fn bound(&self, reads: &[ListRead]) -> f64 {
+        self.bound_of(&vec![None; reads.len()], reads)
+    }
+
+    /// The largest cosine a batch can have whose weights on the searched codes are `seen`
+    /// where its postings were read (`None` where they were not), given what was read.
+    /// On a list where it was not read, its weight is 0 or a weight not read: at most
+    /// `m_c`, and at least `min(g_c, q̂_c)` away from `q̂_c`.
+    pub fn bound_of(&self, seen: &[Option<f64>], reads: &[ListRead]) -> f64 {
+        debug_assert_eq!(seen.len(), reads.len());
         let mut apart = 0.0;
         let mut dot = 0.0;
-        for ((_, n), read) in self.searched.iter().zip(reads) {
+        for (((_, n), read), weight) in self.searched.iter().zip(reads).zip(seen) {
             let unit = self.unit(*n);
-            let gap = read.gap(unit).min(unit);
+            let (gap, most) = match weight {
+                Some(w) => ((unit - w).abs(), *w),
+                None => (read.gap(unit).min(unit), read.max_unread()),
+            };
             apart += gap * gap;
-            dot += unit * read.max_unread();
+            dot += unit * most;
         }
-        let searched: std::collections::HashSet<&str> = self.searched.iter().map(|(c, _)| *c).collect();
-        dot += self
-            .counts
-            .iter()
-            .filter(|(c, _)| !searched.contains(*c))
-            .map(|(_, n)| self.unit(*n))
-            .sum::<f64>();
+        dot += self.unsearched;
         (1.0 - apart / 2.0).min(dot)
     }
 }
@@ -188,10 +197,17 @@ pub(crate) fn rank(query: &Query<'_>, rows: Vec<(String, String, i64, f64)>) -> 
     scored
 }
 
-/// The [`SHORTLIST`] candidates with the largest partial scores (ties by id), which are
-/// scored exactly.
-pub(crate) fn shortlist(partial: HashMap<String, f64>) -> Vec<String> {
-    let mut all: Vec<(String, f64)> = partial.into_iter().collect();
+/// The [`SHORTLIST`] candidates that could score highest, by [`Query::bound_of`] what was
+/// read of them (ties by id): these are scored exactly. Ranking by what a candidate could
+/// score, not by what the postings read show, keeps a batch close to the query whose
+/// posting on a long list fell outside the band behind the many batches the head read.
+pub(crate) fn shortlist(
+    query: &Query<'_>,
+    seen: HashMap<String, Vec<Option<f64>>>,
+    reads: &[ListRead],
+) -> Vec<String> {
+    let mut all: Vec<(String, f64)> =
+        seen.into_iter().map(|(id, weights)| (id, query.bound_of(&weights, reads))).collect();
     all.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     all.truncate(SHORTLIST);
     all.into_iter().map(|(id, _)| id).collect()
@@ -220,11 +236,11 @@ macro_rules! similar_search {
         let query = Query::new($id, $codes, $norm);
         let mut ranked = Vec::new();
         for (round, depth) in DEPTHS.iter().enumerate() {
-            // Each candidate's score as far as the postings read show it: Σ q̂_c · ô_c over
-            // the codes on whose lists it was read.
-            let mut partial: std::collections::HashMap<String, f64> = std::collections::HashMap::new();
+            // Each candidate's weights on the searched codes, where its postings were read.
+            let mut seen_on: std::collections::HashMap<String, Vec<Option<f64>>> =
+                std::collections::HashMap::new();
             let mut reads = Vec::with_capacity(query.searched.len());
-            for (code, count) in &query.searched {
+            for (k, (code, count)) in query.searched.iter().enumerate() {
                 let unit = query.unit(*count);
                 let mut read = ListRead::default();
                 let mut seen: std::collections::HashMap<String, f64> = std::collections::HashMap::new();
@@ -244,14 +260,14 @@ macro_rules! similar_search {
                     seen.extend(postings.into_iter().filter(|p| p.0 != query.id));
                 }
                 for (id, weight) in seen {
-                    *partial.entry(id).or_default() += unit * weight;
+                    seen_on.entry(id).or_insert_with(|| vec![None; query.searched.len()])[k] = Some(weight);
                 }
                 reads.push(read);
             }
-            if partial.is_empty() {
+            if seen_on.is_empty() {
                 break;
             }
-            let candidates = shortlist(partial);
+            let candidates = shortlist(&query, seen_on, &reads);
             let ids = $crate::store::to_json(&candidates)?;
             let rows: Vec<(String, String, i64, f64)> =
                 sqlx::query_as(candidates_sql($backend)).bind(ids).fetch_all(&mut *$conn).await?;
@@ -367,6 +383,10 @@ mod tests {
         assert!((met.gap(0.6) - 0.1).abs() < 1e-12);
         assert_eq!(ListRead::cut(2, 3, Some(0.4)), None);
         assert_eq!(ListRead::cut(3, 3, Some(0.4)), Some(0.4));
+        // A batch read on B at 0.8 but not on A: as close as A's unread weights allow.
+        let seen = q.bound_of(&[Some(0.8), None], &[b, a]);
+        assert!((seen - (1.0 - 0.1f64.powi(2) / 2.0).min(0.8 * 0.8 + 0.6 * 0.9)).abs() < 1e-12);
+        assert!(seen > q.bound(&[b, a]));
         let many: Vec<(String, i64)> = (0..20).map(|i| (format!("C{i:02}"), 1)).collect();
         assert_eq!(Query::new("me", &many, 20f64.sqrt()).searched.len(), MAX_CODES);
     }

@@ -1,7 +1,7 @@
 //! The bounded similar-batch search against the exact one, and the filtered fleet query
 //! (read from `completed_codes`, migration 0005) against the statement it replaced.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
 use argus_pipeline::report::FleetReport;
@@ -50,10 +50,11 @@ fn fleet(n: usize, seed: u64) -> Vec<Synth> {
     let common = [0.28, 0.15, 0.12, 0.09, 0.07, 0.05];
     (0..n)
         .map(|i| {
-            let mut codes: HashMap<String, i64> = HashMap::new();
+            // Ordered, so that the counts drawn below go to the same codes on every run.
+            let mut codes: BTreeSet<String> = BTreeSet::new();
             for (c, p) in common.iter().enumerate() {
                 if rng.unit() < *p {
-                    codes.insert(format!("P{c:04}-00"), 0);
+                    codes.insert(format!("P{c:04}-00"));
                 }
             }
             let tail = 1 + rng.below(4);
@@ -61,16 +62,15 @@ fn fleet(n: usize, seed: u64) -> Vec<Synth> {
                 // Zipf-like over 3,000 rare codes.
                 let r = rng.unit();
                 let c = 6 + (3000f64.powf(r) as u64).min(2999);
-                codes.insert(format!("P{c:04}-00"), 0);
+                codes.insert(format!("P{c:04}-00"));
             }
-            let mut codes: Vec<(String, i64)> = codes
-                .into_keys()
+            let codes: Vec<(String, i64)> = codes
+                .into_iter()
                 .map(|c| {
                     let count = 1 + (rng.unit().powi(3) * 300.0) as i64;
                     (c, count)
                 })
                 .collect();
-            codes.sort();
             Synth {
                 id: format!("b{i:06}"),
                 vin: format!("VIN{:05}", rng.below((n as u64 / 20).max(1))),
