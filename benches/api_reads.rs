@@ -2,8 +2,10 @@
 //! cores: requests per second and latency of `GET /api/v1/batches/{id}/report` (a
 //! completed batch of the conformance vectors, stored by the real dataflow into SQLite),
 //! against the limit of the same HTTP stack: an axum handler that returns the same bytes
-//! from memory, measured in the same run. The client is reqwest (keep-alive, `C`
-//! concurrent requests), the same in both.
+//! from memory, measured in the same run. The clients: reqwest (keep-alive, `C`
+//! concurrent requests, on one tokio thread) and, when `wrk` is installed
+//! (`apt-get install wrk`), wrk with one thread and `C` connections: a client written
+//! for load, so that the figure is the server's more than the client's.
 //!
 //! `ARGUS_BENCH_SECONDS` (default 10) per measurement, `ARGUS_BENCH_CONCURRENCY` (64).
 //! Figures: benches/README.md, "API reads".
@@ -119,6 +121,33 @@ fn hammer(
     })
 }
 
+/// Requests per second, p50 and p99 (ms) that `wrk` (one thread, `connections`
+/// keep-alive connections) measures on `url`; `None` when wrk is not installed.
+fn wrk(url: &str, connections: usize, seconds: u64) -> Option<(f64, f64, f64)> {
+    let output = std::process::Command::new("wrk")
+        .args(["-t1", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency", url])
+        .output()
+        .ok()?;
+    assert!(output.status.success(), "wrk failed: {}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8(output.stdout).unwrap();
+    let field = |label: &str| -> &str {
+        let line =
+            text.lines().find(|l| l.trim_start().starts_with(label)).unwrap_or_else(|| panic!("{text}"));
+        line.trim_start()[label.len()..].trim()
+    };
+    let millis = |value: &str| -> f64 {
+        let (number, unit) = value.split_at(value.find(|c: char| c.is_ascii_alphabetic()).unwrap());
+        let number: f64 = number.parse().unwrap();
+        match unit {
+            "us" => number / 1000.0,
+            "ms" => number,
+            "s" => number * 1000.0,
+            other => panic!("wrk latency unit {other}"),
+        }
+    };
+    Some((field("Requests/sec:").parse().unwrap(), millis(field("50%")), millis(field("99%"))))
+}
+
 fn main() {
     let seconds: u64 = common::env_or("ARGUS_BENCH_SECONDS", if common::quick() { 2 } else { 10 });
     let concurrency: usize = common::env_or("ARGUS_BENCH_CONCURRENCY", 64);
@@ -162,10 +191,25 @@ fn main() {
     let row = |name: &str, (rps, p50, p99): (f64, f64, f64)| {
         vec![name.to_owned(), format!("{rps:.0}"), format!("{p50:.2}"), format!("{p99:.2}")]
     };
-    common::print_table(
-        &["server", "requests/s", "p50 ms", "p99 ms"],
-        &[row("argus api, cached report", api), row("axum, same bytes from memory (limit)", limit)],
-    );
-    println!("api / limit: **{:.2}** (goal: 50,000 req/s)", api.0 / limit.0);
+    let mut rows = vec![
+        row("reqwest → argus api, cached report", api),
+        row("reqwest → axum, same bytes (limit)", limit),
+    ];
+    let api_url = format!("http://{api_addr}/api/v1/batches/{batch}/report");
+    let by_wrk = wrk(&api_url, concurrency, seconds).zip(wrk(
+        &format!("http://{static_addr}/report"),
+        concurrency,
+        seconds,
+    ));
+    if let Some((api, limit)) = by_wrk {
+        rows.push(row("wrk → argus api, cached report", api));
+        rows.push(row("wrk → axum, same bytes (limit)", limit));
+    }
+    common::print_table(&["client → server", "requests/s", "p50 ms", "p99 ms"], &rows);
+    println!("api / limit (reqwest): **{:.2}** (goal: 50,000 req/s)", api.0 / limit.0);
+    match by_wrk {
+        Some((api, limit)) => println!("api / limit (wrk): **{:.2}**", api.0 / limit.0),
+        None => println!("wrk not installed: no wrk figures"),
+    }
     println!("load after: {}", common::loadavg());
 }

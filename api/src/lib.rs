@@ -13,6 +13,7 @@
 mod auth;
 mod cache;
 mod config;
+mod digest;
 mod error;
 mod extract;
 pub mod metrics;

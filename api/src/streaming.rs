@@ -8,8 +8,8 @@ use std::fmt::Display;
 use futures::{Stream, StreamExt};
 use object_store::WriteMultipart;
 use object_store::path::Path as ObjectPath;
-use sha2::{Digest, Sha256};
 
+use crate::digest::BackgroundDigest;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -69,7 +69,7 @@ where
         upload,
         state.config().upload_part_size.max(1 << 20),
     )));
-    let mut hasher = Sha256::new();
+    let digest = BackgroundDigest::start();
     let mut size = 0u64;
     while let Some(chunk) = body.next().await {
         let chunk = match chunk {
@@ -84,7 +84,7 @@ where
             object.abort().await;
             return Err(ApiError::PayloadTooLarge { limit });
         }
-        hasher.update(&chunk);
+        digest.update(chunk.clone()).await;
         metrics::counter!("argus_api_upload_bytes_total").increment(chunk.len() as u64);
         let Some(writer) = object.0.as_mut() else { break };
         writer.put(chunk);
@@ -101,5 +101,7 @@ where
         tracing::warn!(%path, %error, "object store failed completing the upload");
         ApiError::Unavailable("object store")
     })?;
-    Ok(StoredObject { size, sha256: hex::encode(hasher.finalize()) })
+    let sha256 =
+        digest.finish().await.map_err(|error| ApiError::Internal(format!("hashing the upload: {error}")))?;
+    Ok(StoredObject { size, sha256 })
 }

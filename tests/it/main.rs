@@ -9,6 +9,7 @@ mod inspect;
 mod replay;
 mod s3;
 mod serve;
+mod serve_stack;
 mod store;
 mod streaming;
 mod util;

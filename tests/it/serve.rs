@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 use crate::util::{argus, free_port, run_ok, vectors};
 
 /// A running `argus serve` over a data directory.
-struct Serve {
+pub(crate) struct Serve {
     child: Child,
-    base: String,
+    pub base: String,
     client: reqwest::Client,
 }
 
@@ -25,6 +25,11 @@ impl Serve {
     }
 
     async fn start_with_env(data_dir: &Path, env: &[(&str, String)]) -> Self {
+        Self::start_with(data_dir, &[], env).await
+    }
+
+    /// `argus serve` with more arguments (`--database-url`, `--brokers`, …) and variables.
+    pub async fn start_with(data_dir: &Path, args: &[String], env: &[(&str, String)]) -> Self {
         let port = free_port();
         let child = argus()
             .envs(env.iter().map(|(k, v)| (k, v)))
@@ -32,6 +37,7 @@ impl Serve {
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--addr", &format!("127.0.0.1:{port}"), "-w", "2"])
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -45,17 +51,17 @@ impl Serve {
         serve
     }
 
-    fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("{}/api/v1{path}", self.base)
     }
 
-    async fn get(&self, path: &str) -> (u16, Value) {
+    pub async fn get(&self, path: &str) -> (u16, Value) {
         let response = self.client.get(self.url(path)).send().await.unwrap();
         (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
     }
 
     /// Creates a batch, uploads the `*.rec` files of `dir`, completes it; returns its id.
-    async fn upload_batch(&self, dir: &Path) -> String {
+    pub async fn upload_batch(&self, dir: &Path) -> String {
         let created: Value = self
             .client
             .post(self.url("/batches"))
@@ -84,7 +90,7 @@ impl Serve {
         id
     }
 
-    async fn wait_final(&self, id: &str) -> String {
+    pub async fn wait_final(&self, id: &str) -> String {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
             let (_, batch) = self.get(&format!("/batches/{id}")).await;
@@ -102,7 +108,7 @@ impl Serve {
         self.child.wait().unwrap();
     }
 
-    fn terminate(mut self) {
+    pub fn terminate(mut self) {
         let pid = i32::try_from(self.child.id()).unwrap();
         // SAFETY: kill(2) on our own child's pid.
         assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
@@ -129,7 +135,7 @@ fn rec_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The vector batches that have files (an empty batch cannot be completed: 4xx), by id.
-fn vector_batches() -> Vec<(String, PathBuf)> {
+pub(crate) fn vector_batches() -> Vec<(String, PathBuf)> {
     let mut batches: Vec<(String, PathBuf)> = std::fs::read_dir(vectors().join("data"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -156,7 +162,7 @@ fn expected_report(vector_id: &str) -> Value {
 }
 
 /// Reads the Server-Sent Events of a batch until the server closes the stream.
-async fn status_events(serve: &Serve, id: &str) -> Vec<String> {
+pub(crate) async fn status_events(serve: &Serve, id: &str) -> Vec<String> {
     let response = serve.client.get(serve.url(&format!("/batches/{id}/events"))).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let mut body = response.bytes_stream();
@@ -176,7 +182,7 @@ async fn status_events(serve: &Serve, id: &str) -> Vec<String> {
         .collect()
 }
 
-async fn assert_reports_and_fleet(serve: &Serve, uploaded: &[(String, String)]) {
+pub(crate) async fn assert_reports_and_fleet(serve: &Serve, uploaded: &[(String, String)]) {
     for (vector_id, id) in uploaded {
         let (status, report) = serve.get(&format!("/batches/{id}/report")).await;
         assert_eq!(status, 200, "{vector_id}: {report}");

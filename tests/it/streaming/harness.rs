@@ -50,6 +50,13 @@ impl PipelineProcess {
         Self::spawn(argus(), args)
     }
 
+    /// Starts it with more environment variables (an S3 server's, an LLM's).
+    pub fn start_with_env(args: &PipelineArgs, env: &[(&str, String)]) -> Self {
+        let mut command = argus();
+        command.envs(env.iter().map(|(k, v)| (k, v)));
+        Self::spawn(command, args)
+    }
+
     /// Starts it inside a network namespace (`ip netns exec`, which execs it: the child
     /// is the pipeline itself).
     pub fn start_in_namespace(args: &PipelineArgs, namespace: &str) -> Self {

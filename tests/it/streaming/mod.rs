@@ -3,7 +3,7 @@
 
 mod crashes;
 mod equals_replay;
-mod harness;
+pub(crate) mod harness;
 mod poison;
 mod shutdown;
 mod two_hosts;
