@@ -160,7 +160,10 @@ fn main() {
     let batch = store_a_report(&store, &server_rt);
 
     let objects = Objects::local(tmp.path()).unwrap();
-    let state = AppState::new(ApiConfig::default(), store.clone(), objects, Arc::new(NoQueue), None);
+    // The metrics recorder installed, as `argus serve` runs: its per-request cost counts.
+    let recorder = argus_api::metrics::install_recorder();
+    let state =
+        AppState::new(ApiConfig::default(), store.clone(), objects, Arc::new(NoQueue), Some(recorder));
     let (api_addr, static_addr, body) = server_rt.block_on(async {
         let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let api_addr = api.local_addr().unwrap();
