@@ -66,7 +66,11 @@ impl<'a> Finding<'a> {
     pub fn evidence(&self) -> String {
         let span = self.top.last_ts_ns.saturating_sub(self.top.first_ts_ns);
         let events = if self.top.count == 1 { "1 event".to_owned() } else { format!("{} events", self.top.count) };
-        if self.top.count <= 1 { events } else { format!("{events} over {}", duration_words(span)) }
+        match (self.top.count, span) {
+            (0..=1, _) => events,
+            (_, 0..1_000_000_000) => format!("{events} within a second"),
+            _ => format!("{events} over {}", duration_words(span)),
+        }
     }
 }
 

@@ -10,8 +10,9 @@
 //!    communication with several modules, several EVAP leak sizes, wrong ratio in several
 //!    gears; [`FAMILIES`]) is put forward only when the family is broadly affected: at
 //!    least two of its codes each have at least a quarter ([`MATERIAL_SHARE`]) of the
-//!    events of the family's most frequent code (the family's "any member" code, such as
-//!    P0300 random misfire, counts as one of them). It then scores as a high-likelihood
+//!    events of the family's most frequent specific code (P0301-P0312 for misfires; the
+//!    family's "any member" code, such as P0300 random misfire, counts as one of the two
+//!    when it has that share too). It then scores as a high-likelihood
 //!    cause of exactly those codes. One cylinder with 1,712 misfires and another with one
 //!    is that cylinder's fault: its coil and plug come first, and no shared cause is offered.
 //! 4. **A pointer code** that only says another module holds a code (P0700: "the TCM has
@@ -36,6 +37,9 @@ pub const MATERIAL_SHARE: f64 = 0.25;
 pub struct Family {
     /// Inclusive ranges of knowledge-base codes (uppercase hex compares as text).
     pub members: &'static [(&'static str, &'static str)],
+    /// The member that names no particular one (P0300 random misfire): shares are
+    /// measured against the most frequent of the others, when there are any.
+    pub broad: Option<&'static str>,
     /// What several of them point to.
     pub cause: &'static str,
 }
@@ -43,18 +47,22 @@ pub struct Family {
 pub const FAMILIES: [Family; 4] = [
     Family {
         members: &[("P0300", "P0312")],
+        broad: Some("P0300"),
         cause: "Cause shared by several cylinders (fuel pressure, vacuum leak, ignition supply) rather than one cylinder's parts",
     },
     Family {
         members: &[("U0100", "U02FF")],
+        broad: None,
         cause: "Shared CAN bus wiring, gateway or module power supply (several modules lost at once)",
     },
     Family {
         members: &[("P0440", "P0440"), ("P0442", "P0442"), ("P0455", "P0457")],
+        broad: Some("P0440"),
         cause: "One leak in the EVAP system seen at several sizes: fuel cap seal and filler neck first, then a smoke test of the hoses",
     },
     Family {
         members: &[("P0730", "P0736")],
+        broad: Some("P0730"),
         cause: "Line pressure or fluid problem common to several gears (fluid level and condition, pump, valve body)",
     },
 ];
@@ -153,7 +161,8 @@ fn comparably_affected<'f, 'a>(family: &Family, found: &'f [Finding<'a>]) -> Vec
         .iter()
         .filter(|f| f.base().is_some_and(|b| family.members.iter().any(|(lo, hi)| (*lo..=*hi).contains(&b))))
         .collect();
-    let most = members.iter().map(|f| f.top.count).max().unwrap_or(0);
+    let specific = members.iter().filter(|f| f.base() != family.broad).map(|f| f.top.count).max();
+    let most = specific.or_else(|| members.iter().map(|f| f.top.count).max()).unwrap_or(0);
     members.into_iter().filter(|f| f.top.count as f64 >= MATERIAL_SHARE * most as f64).collect()
 }
 
