@@ -63,15 +63,16 @@ impl Diagnoser {
             return Diagnosis { fallback_reason: Some("no error codes to diagnose".into()), ..rules };
         }
         let messages = prompt::messages(batch, &rules, self.kb);
-        match self.call(llm, store, id, day, &messages).await {
-            Ok(done) => match prompt::parse_answer(&done.content, batch, &rules, self.kb, &llm.config().model) {
-                Ok(diagnosis) => {
-                    tracing::info!(batch_id = id, "llm diagnosis");
-                    diagnosis
-                }
-                Err(why) => fallback(format!("llm answer did not parse: {why}")),
-            },
-            Err(reason) => fallback(reason),
+        let done = match self.call(llm, store, id, day, &messages).await {
+            Ok(done) => done,
+            Err(reason) => return fallback(reason),
+        };
+        match prompt::parse_answer(&done.content, batch, &rules, self.kb, &llm.config().model) {
+            Ok(diagnosis) => {
+                tracing::info!(batch_id = id, "llm diagnosis");
+                diagnosis
+            }
+            Err(why) => fallback(format!("llm answer did not parse: {why}")),
         }
     }
 
@@ -117,14 +118,18 @@ impl Diagnoser {
                 Ok(done) => return Ok(done),
                 Err(error) => error,
             };
-            let delay = (retry < config.max_retries).then(|| error.retry_delay(retry + 1, config.retry_backoff));
+            let delay = if retry < config.max_retries {
+                error.retry_delay(retry + 1, config.retry_backoff)
+            } else {
+                None
+            };
             let reason = match &error {
                 CallError::Timeout => format!("llm timed out after {:?}", config.timeout),
                 CallError::Http { status, body, .. } => format!("llm http error {status}: {body}"),
                 CallError::Transport(e) => format!("llm unreachable: {e}"),
                 CallError::BadResponse { reason, .. } => format!("llm answer did not parse: {reason}"),
             };
-            let Some(Some(delay)) = delay else { return Err(format!("{reason}{}", after_retries(retry))) };
+            let Some(delay) = delay else { return Err(format!("{reason}{}", after_retries(retry))) };
             retry += 1;
             tracing::info!(batch_id = id, retry, delay_ms = delay.as_millis() as u64, reason = %reason, "llm call retried");
             tokio::time::sleep(delay).await;

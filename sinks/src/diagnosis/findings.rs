@@ -65,7 +65,8 @@ impl<'a> Finding<'a> {
     /// "1712 events over 58 min", the evidence in words.
     pub fn evidence(&self) -> String {
         let span = self.top.last_ts_ns.saturating_sub(self.top.first_ts_ns);
-        let events = if self.top.count == 1 { "1 event".to_owned() } else { format!("{} events", self.top.count) };
+        let events =
+            if self.top.count == 1 { "1 event".to_owned() } else { format!("{} events", self.top.count) };
         match (self.top.count, span) {
             (0..=1, _) => events,
             (_, 0..1_000_000_000) => format!("{events} within a second"),
@@ -78,7 +79,8 @@ impl<'a> Finding<'a> {
 pub fn findings<'a>(top: &'a [TopError], kb: &'a KnowledgeBase) -> Vec<Finding<'a>> {
     let mut all: Vec<Finding<'a>> = top.iter().map(|t| Finding::new(t, kb)).collect();
     let bases: Vec<Option<String>> = all.iter().map(|f| f.base().map(str::to_owned)).collect();
-    let names = |f: &Finding<'_>, other: &str| f.entry.is_some_and(|e| e.related_codes.iter().any(|r| r == other));
+    let names =
+        |f: &Finding<'_>, other: &str| f.entry.is_some_and(|e| e.related_codes.iter().any(|r| r == other));
     for i in 0..all.len() {
         let corroborated = bases.iter().enumerate().any(|(j, other)| match (other, &bases[i]) {
             (Some(other), Some(mine)) if i != j && other != mine => {

@@ -95,13 +95,20 @@ pub fn ranked(found: &[Finding<'_>]) -> Vec<Hypothesis> {
                     let h = causes.entry(c.cause.clone()).or_default();
                     h.weight += c.likelihood.weight() * f.weight();
                     h.best = h.best.max(Some(c.likelihood));
-                    h.codes.insert(f.code().to_owned(), format!("{evidence}, {} likelihood", c.likelihood.as_str()));
+                    h.codes.insert(
+                        f.code().to_owned(),
+                        format!("{evidence}, {} likelihood", c.likelihood.as_str()),
+                    );
                     h.components.extend(entry.affected_components.iter().cloned());
                     h.symptoms.extend(entry.symptoms.iter().cloned());
                 }
             }
             None => {
-                let cause = format!("Fault behind {} {}: needs the manufacturer's documentation", f.title(), f.code());
+                let cause = format!(
+                    "Fault behind {} {}: needs the manufacturer's documentation",
+                    f.title(),
+                    f.code()
+                );
                 let h = causes.entry(cause).or_default();
                 h.weight += f.weight();
                 h.codes.insert(f.code().to_owned(), evidence);
@@ -133,7 +140,8 @@ pub fn ranked(found: &[Finding<'_>]) -> Vec<Hypothesis> {
     let mut out: Vec<(Option<Likelihood>, Hypothesis)> = causes
         .into_iter()
         .map(|(cause, h)| {
-            let evidence = h.codes.iter().map(|(code, why)| format!("{code}: {why}")).collect::<Vec<_>>().join("; ");
+            let evidence =
+                h.codes.iter().map(|(code, why)| format!("{code}: {why}")).collect::<Vec<_>>().join("; ");
             let hypothesis = Hypothesis {
                 cause,
                 score: round3(h.weight / top),
@@ -170,7 +178,9 @@ fn comparably_affected<'f, 'a>(family: &Family, found: &'f [Finding<'a>]) -> Vec
 /// A pointer whose target is in the batch says nothing more than its target.
 pub fn pointed_at<'f>(f: &Finding<'_>, found: &'f [Finding<'_>]) -> Vec<&'f str> {
     let Some(base) = f.base() else { return Vec::new() };
-    let Some((_, (lo, hi))) = POINTERS.iter().find(|(pointer, _)| *pointer == base) else { return Vec::new() };
+    let Some((_, (lo, hi))) = POINTERS.iter().find(|(pointer, _)| *pointer == base) else {
+        return Vec::new();
+    };
     found.iter().filter(|o| o.base().is_some_and(|b| (*lo..=*hi).contains(&b))).map(|o| o.code()).collect()
 }
 

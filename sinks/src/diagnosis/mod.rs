@@ -16,6 +16,6 @@ pub mod rules;
 
 pub use engine::{Diagnoser, utc_day};
 pub use hypotheses::MATERIAL_SHARE;
-pub use risk::{PERSISTENT_EVENTS, PERSISTENT_SPAN_NS};
 pub use llm::{ConfigError, LlmConfig};
 pub use model::{Diagnosis, DiagnosisSource, Hypothesis, Recommendation, RiskLevel, SimilarBatch, Statement};
+pub use risk::{PERSISTENT_EVENTS, PERSISTENT_SPAN_NS};

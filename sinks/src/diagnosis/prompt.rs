@@ -138,12 +138,23 @@ pub fn parse_answer(
         let score = h.confidence.filter(|c| (0.0..=1.0).contains(c)).unwrap_or(1.0 - i as f64 / n);
         // The evidence and components are the batch's and the base's, not the model's words.
         let cited: Vec<_> = found.iter().filter(|f| codes.iter().any(|c| c == f.code())).collect();
-        let evidence = cited.iter().map(|f| format!("{}: {}", f.code(), f.evidence())).collect::<Vec<_>>().join("; ");
-        let mut components: Vec<String> =
-            cited.iter().filter_map(|f| f.entry).flat_map(|e| e.affected_components.iter().cloned()).collect();
+        let evidence =
+            cited.iter().map(|f| format!("{}: {}", f.code(), f.evidence())).collect::<Vec<_>>().join("; ");
+        let mut components: Vec<String> = cited
+            .iter()
+            .filter_map(|f| f.entry)
+            .flat_map(|e| e.affected_components.iter().cloned())
+            .collect();
         components.sort();
         components.dedup();
-        hypotheses.push(Hypothesis { cause: h.cause, score, codes, evidence, components, symptoms: Vec::new() });
+        hypotheses.push(Hypothesis {
+            cause: h.cause,
+            score,
+            codes,
+            evidence,
+            components,
+            symptoms: Vec::new(),
+        });
     }
     let mut recommendations = Vec::new();
     for r in answer.recommendations {

@@ -44,7 +44,9 @@ pub enum FaultClass {
 impl FaultClass {
     pub fn of(entry: Option<&KbEntry>, kind: &CodeKind) -> Self {
         match entry {
-            Some(e) if e.affected_components.iter().any(|c| is_safety_component(c)) => FaultClass::SafetySystem,
+            Some(e) if e.affected_components.iter().any(|c| is_safety_component(c)) => {
+                FaultClass::SafetySystem
+            }
             Some(e) if e.flags.limp_mode_possible => FaultClass::LimpMode,
             Some(e) if e.flags.mil || e.flags.emissions_relevant => FaultClass::WarningLamp,
             Some(_) => FaultClass::Information,
@@ -115,7 +117,9 @@ mod tests {
         assert_eq!(class("P0301"), FaultClass::WarningLamp);
         assert_eq!(class("P0106"), FaultClass::LimpMode, "manifold absolute pressure is not ABS");
         assert_eq!(class("P1234"), FaultClass::UnknownDtc);
-        assert!(!is_safety_component("exhaust_brake_actuator") && !is_safety_component("steering_wheel_controls"));
+        assert!(
+            !is_safety_component("exhaust_brake_actuator") && !is_safety_component("steering_wheel_controls")
+        );
     }
 
     #[test]

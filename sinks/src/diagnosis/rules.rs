@@ -34,7 +34,12 @@ pub fn diagnose(batch: &FinishedBatch, kb: &KnowledgeBase) -> Diagnosis {
     }
 }
 
-fn summary(batch: &FinishedBatch, found: &[Finding<'_>], risk: RiskLevel, best: Option<&Hypothesis>) -> Statement {
+fn summary(
+    batch: &FinishedBatch,
+    found: &[Finding<'_>],
+    risk: RiskLevel,
+    best: Option<&Hypothesis>,
+) -> Statement {
     let report = &batch.report;
     if found.is_empty() {
         let text = match &batch.meta.failure {
@@ -134,7 +139,10 @@ fn for_code(f: &Finding<'_>, found: &[Finding<'_>], ranked: &[Hypothesis]) -> Re
     let Some(entry) = f.entry else {
         let ecus = f.top.ecus.iter().map(|e| ecu_label(e)).collect::<Vec<_>>().join(", ");
         return Recommendation {
-            action: format!("Read {code} ({}) with the manufacturer's diagnostic tool; raised by {ecus}.", f.title()),
+            action: format!(
+                "Read {code} ({}) with the manufacturer's diagnostic tool; raised by {ecus}.",
+                f.title()
+            ),
             codes: vec![code.to_owned()],
             priority: f.severity,
             estimated_cost_eur: None,

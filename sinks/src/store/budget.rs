@@ -104,7 +104,12 @@ impl Store {
 
     /// Replaces a call's estimate by its real usage. Returns false, changing nothing, when
     /// the call was settled before or never reserved.
-    pub async fn settle_tokens(&self, ticket: &CallTicket, used: u64, outcome: &str) -> Result<bool, StoreError> {
+    pub async fn settle_tokens(
+        &self,
+        ticket: &CallTicket,
+        used: u64,
+        outcome: &str,
+    ) -> Result<bool, StoreError> {
         let CallTicket { batch_id, attempt } = ticket;
         let attempt = i32::try_from(*attempt)
             .map_err(|_| StoreError::OutOfRange(format!("llm call attempt = {attempt}")))?;

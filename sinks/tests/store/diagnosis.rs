@@ -73,8 +73,10 @@ fn related_codes_corroborate_each_other() {
     let alone = rules(&[("P0456-00", 30), ("P0420-00", 40)]);
     assert!(alone.hypotheses[0].codes == ["P0420-00"], "{:#?}", alone.hypotheses);
     let together = rules(&[("P0456-00", 30), ("P0420-00", 40), ("P0442-00", 2)]);
-    let cap = together.hypotheses.iter().position(|h| h.cause == "Fuel cap seal hardened or worn").expect("cap");
-    let catalyst = together.hypotheses.iter().position(|h| h.cause == "Catalyst aged or contaminated").expect("cat");
+    let cap =
+        together.hypotheses.iter().position(|h| h.cause == "Fuel cap seal hardened or worn").expect("cap");
+    let catalyst =
+        together.hypotheses.iter().position(|h| h.cause == "Catalyst aged or contaminated").expect("cat");
     assert!(cap < catalyst, "{:#?}", together.hypotheses);
 }
 

@@ -35,7 +35,10 @@ fn profiles() -> Vec<(&'static str, FinishedBatch)> {
     vec![
         (
             "one_cylinder_misfire",
-            profile("one-cylinder", &[Logged("P0301-00", 1712, &["07E0"], 1, 59), Logged("P0302-00", 1, &["07E0"], 33, 33)]),
+            profile(
+                "one-cylinder",
+                &[Logged("P0301-00", 1712, &["07E0"], 1, 59), Logged("P0302-00", 1, &["07E0"], 33, 33)],
+            ),
         ),
         (
             "random_misfire",
@@ -116,5 +119,9 @@ fn golden_diagnoses() {
             differ.push(format!("{name}: got\n{got}"));
         }
     }
-    assert!(differ.is_empty(), "golden diagnoses differ (ARGUS_BLESS=1 rewrites them):\n{}", differ.join("\n"));
+    assert!(
+        differ.is_empty(),
+        "golden diagnoses differ (ARGUS_BLESS=1 rewrites them):\n{}",
+        differ.join("\n")
+    );
 }

@@ -109,7 +109,14 @@ both_backends!(llm_good, good_answer_is_used_and_charged_once);
 
 /// Runs one failing server and checks the fallback, its reason, the calls made (retries
 /// included) and what was charged for each (`None`: its estimate).
-async fn falls_back(db: &TestDb, behaviour: Behaviour, id: &str, reason: &str, calls: u64, each: Option<u64>) {
+async fn falls_back(
+    db: &TestDb,
+    behaviour: Behaviour,
+    id: &str,
+    reason: &str,
+    calls: u64,
+    each: Option<u64>,
+) {
     let server = LlmServer::start(behaviour).await;
     let diagnoser = Diagnoser::with_llm(config(&server, 100_000)).expect("client");
     let b = batch(id);
@@ -221,7 +228,10 @@ async fn transient_errors_are_retried(db: &TestDb) {
     assert!(arrivals[1] - arrivals[0] < Duration::from_secs(1), "the first retry waits the short backoff");
     // Three calls reserved, the refused ones settled at 0, the answer at its real usage.
     let usage = db.store.token_usage(DAY).await.expect("usage").expect("row");
-    assert_eq!((usage.calls, usage.tokens_estimated, usage.tokens_used, usage.tokens_charged), (3, 3 * estimate, 321, 321));
+    assert_eq!(
+        (usage.calls, usage.tokens_estimated, usage.tokens_used, usage.tokens_charged),
+        (3, 3 * estimate, 321, 321)
+    );
 }
 both_backends!(llm_transient_retried, transient_errors_are_retried);
 

@@ -43,7 +43,8 @@ impl LlmServer {
         let (count, last, seen) = (requests.clone(), last_body.clone(), arrivals.clone());
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let (behaviour, count, last, seen) = (behaviour.clone(), count.clone(), last.clone(), seen.clone());
+                let (behaviour, count, last, seen) =
+                    (behaviour.clone(), count.clone(), last.clone(), seen.clone());
                 tokio::spawn(async move {
                     let _ = serve(stream, behaviour, count, last, seen).await;
                 });
