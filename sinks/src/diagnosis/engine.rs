@@ -1,5 +1,6 @@
 //! The diagnosis step: the rule diagnosis always, then, when an LLM is configured, one
-//! call within the daily token budget. Any failure of the LLM step (budget exhausted,
+//! call within the daily token budget (retried after transient errors, each retry within
+//! the budget too). Any failure of the LLM step (budget exhausted,
 //! timeout, HTTP error, an answer that does not parse, the budget table unreachable) falls
 //! back on the rule diagnosis with the reason recorded.
 
@@ -8,7 +9,7 @@ use std::time::SystemTime;
 use argus_pipeline::report::FinishedBatch;
 
 use super::kb::KnowledgeBase;
-use super::llm::{CallError, ConfigError, LlmClient, LlmConfig};
+use super::llm::{CallError, Completion, ConfigError, LlmClient, LlmConfig};
 use super::model::Diagnosis;
 use super::{prompt, rules};
 use crate::store::{Reservation, Store};
@@ -62,48 +63,86 @@ impl Diagnoser {
             return Diagnosis { fallback_reason: Some("no error codes to diagnose".into()), ..rules };
         }
         let messages = prompt::messages(batch, &rules, self.kb);
-        let estimate = llm.estimate(&messages);
-        let budget = llm.config().daily_token_budget;
-        match store.reserve_tokens(id, day, estimate, budget).await {
-            Ok(Reservation::Granted | Reservation::AlreadyReserved) => {}
-            Ok(Reservation::Refused { charged, budget }) => {
-                return fallback(format!(
-                    "daily token budget exhausted: {charged} of {budget} charged, the call needs about {estimate}"
-                ));
-            }
-            Err(e) => return fallback(format!("token budget unavailable: {e}")),
-        }
-        let (result, used, outcome) = match llm.complete(&messages).await {
-            Ok(done) => {
-                let used = done.total_tokens.unwrap_or(estimate);
-                match prompt::parse_answer(&done.content, batch, &rules, self.kb, &llm.config().model) {
-                    Ok(diagnosis) => (Ok(diagnosis), used, "ok"),
-                    Err(why) => (Err(format!("llm answer did not parse: {why}")), used, "unparsable"),
-                }
-            }
-            // A timed-out request may still have been processed: charge the estimate.
-            Err(CallError::Timeout) => {
-                (Err(format!("llm timed out after {:?}", llm.config().timeout)), estimate, "timeout")
-            }
-            Err(CallError::Http { status, body }) => {
-                (Err(format!("llm http error {status}: {body}")), 0, "http_error")
-            }
-            Err(CallError::Transport(e)) => (Err(format!("llm unreachable: {e}")), 0, "transport_error"),
-            Err(CallError::BadResponse { reason, tokens }) => {
-                (Err(format!("llm answer did not parse: {reason}")), tokens.unwrap_or(estimate), "unparsable")
-            }
+        let done = match self.call(llm, store, id, day, &messages).await {
+            Ok(done) => done,
+            Err(reason) => return fallback(reason),
         };
-        // A retry of a batch finds its reservation settled and changes nothing here.
-        if let Err(e) = store.settle_tokens(id, used, outcome).await {
-            tracing::warn!(batch_id = id, error = %e, "token usage not recorded");
-        }
-        match result {
+        match prompt::parse_answer(&done.content, batch, &rules, self.kb, &llm.config().model) {
             Ok(diagnosis) => {
-                tracing::info!(batch_id = id, tokens = used, "llm diagnosis");
+                tracing::info!(batch_id = id, "llm diagnosis");
                 diagnosis
             }
-            Err(reason) => fallback(reason),
+            Err(why) => fallback(format!("llm answer did not parse: {why}")),
         }
+    }
+
+    /// Calls the LLM, retrying transient errors up to `max_retries` times. Every call is
+    /// reserved in the day's budget before it is made and settled with what it cost, so a
+    /// retry (of a call, or of the whole batch after a crash) is charged like any call.
+    async fn call(
+        &self,
+        llm: &LlmClient,
+        store: &Store,
+        id: &str,
+        day: &str,
+        messages: &[serde_json::Value],
+    ) -> Result<Completion, String> {
+        let estimate = llm.estimate(messages);
+        let config = llm.config();
+        let mut retry = 0;
+        loop {
+            let ticket = match store.reserve_tokens(id, day, estimate, config.daily_token_budget).await {
+                Ok(Reservation::Granted(ticket)) => ticket,
+                Ok(Reservation::Refused { charged, budget }) => {
+                    return Err(format!(
+                        "daily token budget exhausted: {charged} of {budget} charged, the call needs about {estimate}{}",
+                        after_retries(retry)
+                    ));
+                }
+                Err(e) => return Err(format!("token budget unavailable: {e}")),
+            };
+            let result = llm.complete(messages).await;
+            let (used, outcome) = match &result {
+                Ok(done) => (done.total_tokens.unwrap_or(estimate), "ok"),
+                // A timed-out request may still have been processed: charge the estimate.
+                Err(CallError::Timeout) => (estimate, "timeout"),
+                // Refused requests (5xx, 429) and unreachable servers are not billed.
+                Err(CallError::Http { .. }) => (0, "http_error"),
+                Err(CallError::Transport(_)) => (0, "transport_error"),
+                Err(CallError::BadResponse { tokens, .. }) => (tokens.unwrap_or(estimate), "unparsable"),
+            };
+            if let Err(e) = store.settle_tokens(&ticket, used, outcome).await {
+                tracing::warn!(batch_id = id, attempt = ticket.attempt, error = %e, "token usage not recorded");
+            }
+            let error = match result {
+                Ok(done) => return Ok(done),
+                Err(error) => error,
+            };
+            let delay = if retry < config.max_retries {
+                error.retry_delay(retry + 1, config.retry_backoff)
+            } else {
+                None
+            };
+            let reason = match &error {
+                CallError::Timeout => format!("llm timed out after {:?}", config.timeout),
+                CallError::Http { status, body, .. } => format!("llm http error {status}: {body}"),
+                CallError::Transport(e) => format!("llm unreachable: {e}"),
+                CallError::BadResponse { reason, .. } => format!("llm answer did not parse: {reason}"),
+            };
+            let Some(delay) = delay else { return Err(format!("{reason}{}", after_retries(retry))) };
+            retry += 1;
+            tracing::info!(batch_id = id, retry, delay_ms = delay.as_millis() as u64, reason = %reason, "llm call retried");
+            tokio::time::sleep(delay).await;
+        }
+    }
+}
+
+/// ", after 2 retries" for a fallback reason, nothing before any retry.
+fn after_retries(retries: u32) -> String {
+    match retries {
+        0 => String::new(),
+        1 => ", after 1 retry".to_owned(),
+        n => format!(", after {n} retries"),
     }
 }
 

@@ -11,7 +11,8 @@ use serde_json::json;
 /// LLM configuration. From the environment: `ARGUS_LLM_BASE_URL` (for example
 /// `https://api.openai.com/v1`), `ARGUS_LLM_MODEL`, `ARGUS_LLM_API_KEY` (optional),
 /// `ARGUS_LLM_DAILY_TOKENS` (default 200000), `ARGUS_LLM_TIMEOUT_SECS` (default 30),
-/// `ARGUS_LLM_MAX_TOKENS` (answer limit, default 800).
+/// `ARGUS_LLM_MAX_TOKENS` (answer limit, default 800), `ARGUS_LLM_RETRIES` (retries of a
+/// transient error, default 3).
 #[derive(Clone)]
 pub struct LlmConfig {
     pub base_url: String,
@@ -20,6 +21,11 @@ pub struct LlmConfig {
     pub daily_token_budget: u64,
     pub timeout: Duration,
     pub max_output_tokens: u32,
+    /// Retries after a transient error (timeout, 5xx, 429), each reserved in the budget.
+    pub max_retries: u32,
+    /// The wait before the first retry; it doubles for each further one. A 429's
+    /// `Retry-After` replaces it.
+    pub retry_backoff: Duration,
 }
 
 impl std::fmt::Debug for LlmConfig {
@@ -32,6 +38,8 @@ impl std::fmt::Debug for LlmConfig {
             .field("daily_token_budget", &self.daily_token_budget)
             .field("timeout", &self.timeout)
             .field("max_output_tokens", &self.max_output_tokens)
+            .field("max_retries", &self.max_retries)
+            .field("retry_backoff", &self.retry_backoff)
             .finish()
     }
 }
@@ -45,6 +53,8 @@ impl LlmConfig {
             daily_token_budget: 200_000,
             timeout: Duration::from_secs(30),
             max_output_tokens: 800,
+            max_retries: 3,
+            retry_backoff: Duration::from_millis(500),
         }
     }
 
@@ -72,6 +82,10 @@ impl LlmConfig {
             config.max_output_tokens =
                 u32::try_from(n).map_err(|_| ConfigError("ARGUS_LLM_MAX_TOKENS is too large".into()))?;
         }
+        if let Some(n) = number("ARGUS_LLM_RETRIES")? {
+            config.max_retries =
+                u32::try_from(n).map_err(|_| ConfigError("ARGUS_LLM_RETRIES is too large".into()))?;
+        }
         Ok(Some(config))
     }
 }
@@ -88,6 +102,8 @@ pub enum CallError {
     Http {
         status: u16,
         body: String,
+        /// A `Retry-After` in seconds (the HTTP-date form is not honoured).
+        retry_after: Option<Duration>,
     },
     Transport(String),
     /// A 2xx response that is not the chat-completions shape.
@@ -95,6 +111,25 @@ pub enum CallError {
         reason: String,
         tokens: Option<u64>,
     },
+}
+
+/// The longest `Retry-After` waited for: a server asking for more is not retried.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+impl CallError {
+    /// How long to wait before retry number `retry` (1 for the first), or `None` when the
+    /// error is not transient: a timeout, a 5xx, or a 429 (after its `Retry-After`).
+    pub fn retry_delay(&self, retry: u32, backoff: Duration) -> Option<Duration> {
+        let doubled = backoff.saturating_mul(1 << retry.saturating_sub(1).min(16));
+        match self {
+            CallError::Timeout => Some(doubled),
+            CallError::Http { status: 429, retry_after: Some(after), .. } => {
+                (*after <= MAX_RETRY_AFTER).then_some(*after)
+            }
+            CallError::Http { status, .. } if *status == 429 || *status >= 500 => Some(doubled),
+            _ => None,
+        }
+    }
 }
 
 /// A successful call: the message content and the tokens the server says it used.
@@ -185,10 +220,16 @@ impl LlmClient {
         };
         let response = request.send().await.map_err(classify)?;
         let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         let text = response.text().await.map_err(classify)?;
         if !status.is_success() {
             let body: String = text.chars().take(200).collect();
-            return Err(CallError::Http { status: status.as_u16(), body });
+            return Err(CallError::Http { status: status.as_u16(), body, retry_after });
         }
         let parsed: Response = serde_json::from_str(&text).map_err(|e| CallError::BadResponse {
             reason: format!("not a chat-completions response: {e}"),

@@ -6,13 +6,16 @@
 pub mod code;
 mod engine;
 mod findings;
+mod hypotheses;
 pub mod kb;
 pub mod llm;
 mod model;
 mod prompt;
+mod risk;
 pub mod rules;
 
 pub use engine::{Diagnoser, utc_day};
-pub use findings::PERSISTENT_EVENTS;
+pub use hypotheses::MATERIAL_SHARE;
 pub use llm::{ConfigError, LlmConfig};
 pub use model::{Diagnosis, DiagnosisSource, Hypothesis, Recommendation, RiskLevel, SimilarBatch, Statement};
+pub use risk::{PERSISTENT_EVENTS, PERSISTENT_SPAN_NS};

@@ -57,13 +57,24 @@ pub struct Statement {
     pub codes: Vec<String>,
 }
 
-/// A candidate root cause; hypotheses are ranked by `score` (higher first).
+/// A candidate root cause; hypotheses are ranked by `score` (higher first, ties as
+/// `hypotheses.rs` documents).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hypothesis {
     pub cause: String,
     /// Relative weight in [0, 1] among this diagnosis' hypotheses.
     pub score: f64,
     pub codes: Vec<String>,
+    /// What the batch shows for it, code by code ("P0301-00: 1712 events over 58 min, high
+    /// likelihood"). Empty in documents written before it existed.
+    #[serde(default)]
+    pub evidence: String,
+    /// The knowledge base's affected components of the codes it rests on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<String>,
+    /// The knowledge base's symptoms of those codes (the current base lists none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub symptoms: Vec<String>,
 }
 
 /// Something to do, with the knowledge base's repair estimate when one is known.

@@ -32,6 +32,8 @@ pub fn messages(batch: &FinishedBatch, rules: &Diagnosis, kb: &KnowledgeBase) ->
                     "common_causes": e.common_causes.iter()
                         .map(|c| json!({"cause": c.cause, "likelihood": c.likelihood.as_str()}))
                         .collect::<Vec<_>>(),
+                    "affected_components": e.affected_components,
+                    "related_codes": e.related_codes,
                     "flags": {"mil": e.flags.mil, "emissions_relevant": e.flags.emissions_relevant,
                               "limp_mode_possible": e.flags.limp_mode_possible},
                     "repair": {"estimated_cost_eur": e.repair.estimated_cost_eur,
@@ -41,6 +43,8 @@ pub fn messages(batch: &FinishedBatch, rules: &Diagnosis, kb: &KnowledgeBase) ->
             json!({
                 "code": f.code(),
                 "count": f.top.count,
+                "evidence": f.evidence(),
+                "persistent": f.persistent,
                 "ecus": f.top.ecus,
                 "kind": f.kind.describe(),
                 "severity": f.severity.as_str(),
@@ -125,15 +129,33 @@ pub fn parse_answer(
     } else {
         cite(&answer.summary_codes, "summary")?
     };
+    let found = findings(&batch.report.top_errors, kb);
     let mut hypotheses = Vec::new();
     let n = answer.hypotheses.len().max(1) as f64;
     for (i, h) in answer.hypotheses.into_iter().enumerate() {
         let codes = cite(&h.codes, "a hypothesis")?;
         // Without a confidence, rank order stands in for one.
         let score = h.confidence.filter(|c| (0.0..=1.0).contains(c)).unwrap_or(1.0 - i as f64 / n);
-        hypotheses.push(Hypothesis { cause: h.cause, score, codes });
+        // The evidence and components are the batch's and the base's, not the model's words.
+        let cited: Vec<_> = found.iter().filter(|f| codes.iter().any(|c| c == f.code())).collect();
+        let evidence =
+            cited.iter().map(|f| format!("{}: {}", f.code(), f.evidence())).collect::<Vec<_>>().join("; ");
+        let mut components: Vec<String> = cited
+            .iter()
+            .filter_map(|f| f.entry)
+            .flat_map(|e| e.affected_components.iter().cloned())
+            .collect();
+        components.sort();
+        components.dedup();
+        hypotheses.push(Hypothesis {
+            cause: h.cause,
+            score,
+            codes,
+            evidence,
+            components,
+            symptoms: Vec::new(),
+        });
     }
-    let found = findings(&batch.report.top_errors, kb);
     let mut recommendations = Vec::new();
     for r in answer.recommendations {
         let codes = cite(&r.codes, "a recommendation")?;

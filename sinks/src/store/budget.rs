@@ -1,23 +1,31 @@
 //! The LLM's daily token budget, kept in the database so that every worker and process
-//! shares it. A call first reserves its estimate under the batch's id (refused if the day's
-//! charge would pass the budget), then settles it with the real usage. The reservation is
-//! keyed by batch id: a retried or rewritten batch finds its reservation and is not charged
-//! again.
+//! shares it. Every call first reserves its estimate (refused if the day's charge would
+//! pass the budget), then settles it with the real usage. Reservations are per call,
+//! numbered per batch (`attempt`): a batch retried after a crash, and a transient error
+//! retried, call the LLM again and are charged again, so the day's charge bounds what was
+//! really spent. A reservation never settled (the process died during the call) stays
+//! charged at its estimate, since the call may have been made.
 
 use serde::Serialize;
 
 use super::{Store, begin_write, dialect, with_pool};
-use crate::error::{StoreError, to_i64, to_u64};
+use crate::error::{StoreError, to_i64, to_u32, to_u64};
 
 /// What a reservation attempt got.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reservation {
-    /// The estimate is now charged to the day.
-    Granted,
-    /// The batch was charged before (a retry): go ahead, nothing more is charged.
-    AlreadyReserved,
+    /// The estimate is now charged to the day: make the call, then settle the ticket.
+    Granted(CallTicket),
     /// The day's charge plus the estimate would pass the budget.
     Refused { charged: u64, budget: u64 },
+}
+
+/// One reserved call, to be settled once with [`Store::settle_tokens`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallTicket {
+    pub batch_id: String,
+    /// The batch's calls so far, this one included (1 for its first).
+    pub attempt: u32,
 }
 
 /// One day's token accounting.
@@ -60,26 +68,26 @@ impl Store {
             .bind(day)
             .fetch_one(&mut *tx)
             .await?;
-            let existing: Option<String> =
-                sqlx::query_scalar("SELECT batch_id FROM llm_reservations WHERE batch_id = $1")
+            let previous: Option<i32> =
+                sqlx::query_scalar("SELECT MAX(attempt) FROM llm_reservations WHERE batch_id = $1")
                     .bind(batch_id)
-                    .fetch_optional(&mut *tx)
+                    .fetch_one(&mut *tx)
                     .await?;
-            if existing.is_some() {
-                tx.commit().await?;
-                return Ok(Reservation::AlreadyReserved);
-            }
+            let attempt = previous.unwrap_or(0) + 1;
             let charged = to_u64(charged, "tokens_charged")?;
             if charged.saturating_add(estimate) > budget {
                 tx.commit().await?;
                 return Ok(Reservation::Refused { charged, budget });
             }
-            sqlx::query("INSERT INTO llm_reservations (batch_id, day, tokens_estimated) VALUES ($1, $2, $3)")
-                .bind(batch_id)
-                .bind(day)
-                .bind(estimate_i)
+            sqlx::query(
+                "INSERT INTO llm_reservations (batch_id, attempt, day, tokens_estimated) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(batch_id)
+            .bind(attempt)
+            .bind(day)
+            .bind(estimate_i)
                 .execute(&mut *tx)
-                .await?;
+            .await?;
             sqlx::query(
                 "UPDATE token_usage SET tokens_estimated = tokens_estimated + $2, \
                  tokens_charged = tokens_charged + $2 WHERE day = $1",
@@ -89,35 +97,49 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
-            Ok(Reservation::Granted)
+            let attempt = to_u32(i64::from(attempt), "llm call attempt")?;
+            Ok(Reservation::Granted(CallTicket { batch_id: batch_id.to_owned(), attempt }))
         })
     }
 
-    /// Replaces a reservation's estimate by the real usage. Returns false, changing
-    /// nothing, when the reservation was settled before (a retried call) or never made.
-    pub async fn settle_tokens(&self, batch_id: &str, used: u64, outcome: &str) -> Result<bool, StoreError> {
+    /// Replaces a call's estimate by its real usage. Returns false, changing nothing, when
+    /// the call was settled before or never reserved.
+    pub async fn settle_tokens(
+        &self,
+        ticket: &CallTicket,
+        used: u64,
+        outcome: &str,
+    ) -> Result<bool, StoreError> {
+        let CallTicket { batch_id, attempt } = ticket;
+        let attempt = i32::try_from(*attempt)
+            .map_err(|_| StoreError::OutOfRange(format!("llm call attempt = {attempt}")))?;
         let used = to_i64(used, "tokens used")?;
         let backend = self.backend();
         with_pool!(self, pool => {
             let mut tx = pool.begin_with(begin_write(backend)).await?;
             let row: Option<(String, i64, Option<String>)> = sqlx::query_as(dialect(
                 backend,
-                "SELECT day, tokens_estimated, outcome FROM llm_reservations WHERE batch_id = $1 FOR UPDATE",
-                "SELECT day, tokens_estimated, outcome FROM llm_reservations WHERE batch_id = $1",
+                "SELECT day, tokens_estimated, outcome FROM llm_reservations \
+                 WHERE batch_id = $1 AND attempt = $2 FOR UPDATE",
+                "SELECT day, tokens_estimated, outcome FROM llm_reservations WHERE batch_id = $1 AND attempt = $2",
             ))
             .bind(batch_id)
+            .bind(attempt)
             .fetch_optional(&mut *tx)
             .await?;
             let Some((day, estimated, None)) = row else {
                 tx.commit().await?;
                 return Ok(false);
             };
-            sqlx::query("UPDATE llm_reservations SET tokens_used = $2, outcome = $3 WHERE batch_id = $1")
-                .bind(batch_id)
-                .bind(used)
-                .bind(outcome)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE llm_reservations SET tokens_used = $3, outcome = $4 WHERE batch_id = $1 AND attempt = $2",
+            )
+            .bind(batch_id)
+            .bind(attempt)
+            .bind(used)
+            .bind(outcome)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query(
                 "UPDATE token_usage SET tokens_used = tokens_used + $2, \
                  tokens_charged = tokens_charged - $3 + $2, calls = calls + 1 WHERE day = $1",

@@ -28,7 +28,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
-pub use budget::{Reservation, TokenUsage};
+pub use budget::{CallTicket, Reservation, TokenUsage};
 pub use fleet::{FleetQuery, TimeWindow};
 pub use fleet_reports::FleetView;
 pub use read::{BatchSummary, StoredBatch, StoredFile};

@@ -7,6 +7,7 @@ mod advance;
 mod concurrency;
 mod diagnosis;
 mod fleet_rows;
+mod golden;
 mod llm;
 mod migrations;
 mod progress;

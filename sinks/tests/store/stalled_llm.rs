@@ -28,6 +28,8 @@ async fn a_stalled_llm_call_delays_only_its_own_batch() {
     config.api_key = Some("sk-test".into());
     config.daily_token_budget = 10_000_000;
     config.timeout = CLIENT_TIMEOUT;
+    // One call: a retry would hold the stalled batch for another client timeout.
+    config.max_retries = 0;
     let diagnoser = Arc::new(Diagnoser::with_llm(config).expect("client"));
 
     // The stalled batch comes first, at the earliest time: a worker blocked on it would

@@ -78,6 +78,11 @@ fn outcomes(dir: &Path) -> Vec<FileOutcome> {
 
 /// A completed one-file batch with the given code counts (ECU 07E0, timestamps from 1 s).
 pub fn synthetic(id: &str, vin: &str, codes: &[(&str, u64)]) -> FinishedBatch {
+    synthetic_over(id, vin, codes, 1_000_000_000)
+}
+
+/// [`synthetic`], each code logged from 1 s to 1 s + `span_ns`.
+pub fn synthetic_over(id: &str, vin: &str, codes: &[(&str, u64)], span_ns: u64) -> FinishedBatch {
     let events: u64 = codes.iter().map(|(_, n)| n).sum();
     let records = events * 3 + 10;
     let mut code_counts: Vec<(ErrorCode, u64)> =
@@ -90,7 +95,7 @@ pub fn synthetic(id: &str, vin: &str, codes: &[(&str, u64)]) -> FinishedBatch {
             count: *count,
             ecus: vec!["07E0".to_owned()],
             first_ts_ns: 1_000_000_000,
-            last_ts_ns: 2_000_000_000,
+            last_ts_ns: 1_000_000_000 + span_ns,
         })
         .collect();
     let file = FileEntry {
@@ -114,7 +119,7 @@ pub fn synthetic(id: &str, vin: &str, codes: &[(&str, u64)]) -> FinishedBatch {
             records,
             error_events: events,
             first_ts_ns: Some(1_000_000_000),
-            last_ts_ns: Some(3_000_000_000),
+            last_ts_ns: Some(2_000_000_000 + span_ns),
             files: vec![file],
             top_errors: rank(top, 10),
         },

@@ -1,9 +1,9 @@
 //! A local server speaking the OpenAI chat-completions wire format, with one behaviour per
-//! test: a good answer, a slow one, a 500, or garbage.
+//! test: a good answer, a slow one, a 500, a 429, garbage, or a sequence of those.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -17,6 +17,10 @@ pub enum Behaviour {
     Slow(Duration),
     /// This HTTP status with a short body.
     Status(u16),
+    /// 429 with `Retry-After: <secs>`.
+    RateLimited { retry_after_secs: u64 },
+    /// The n-th request gets the n-th behaviour; the last one repeats.
+    Sequence(Vec<Behaviour>),
     /// Waits this long before answering a request whose user message contains `needle`;
     /// answers the others at once (as `Slow` answers).
     StallIf { needle: String, delay: Duration },
@@ -26,6 +30,7 @@ pub struct LlmServer {
     pub base_url: String,
     requests: Arc<AtomicUsize>,
     last_body: Arc<Mutex<Option<serde_json::Value>>>,
+    arrivals: Arc<Mutex<Vec<Instant>>>,
 }
 
 impl LlmServer {
@@ -34,16 +39,23 @@ impl LlmServer {
         let base_url = format!("http://{}/v1", listener.local_addr().expect("addr"));
         let requests = Arc::new(AtomicUsize::new(0));
         let last_body = Arc::new(Mutex::new(None));
-        let (count, last) = (requests.clone(), last_body.clone());
+        let arrivals = Arc::new(Mutex::new(Vec::new()));
+        let (count, last, seen) = (requests.clone(), last_body.clone(), arrivals.clone());
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let (behaviour, count, last) = (behaviour.clone(), count.clone(), last.clone());
+                let (behaviour, count, last, seen) =
+                    (behaviour.clone(), count.clone(), last.clone(), seen.clone());
                 tokio::spawn(async move {
-                    let _ = serve(stream, behaviour, count, last).await;
+                    let _ = serve(stream, behaviour, count, last, seen).await;
                 });
             }
         });
-        LlmServer { base_url, requests, last_body }
+        LlmServer { base_url, requests, last_body, arrivals }
+    }
+
+    /// When each request arrived, in order.
+    pub async fn arrivals(&self) -> Vec<Instant> {
+        self.arrivals.lock().await.clone()
     }
 
     pub fn requests(&self) -> usize {
@@ -60,6 +72,7 @@ async fn serve(
     behaviour: Behaviour,
     count: Arc<AtomicUsize>,
     last: Arc<Mutex<Option<serde_json::Value>>>,
+    seen: Arc<Mutex<Vec<Instant>>>,
 ) -> std::io::Result<()> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -86,10 +99,21 @@ async fn serve(
         }
         buf.extend_from_slice(&chunk[..n]);
     }
-    count.fetch_add(1, Ordering::SeqCst);
+    let index = count.fetch_add(1, Ordering::SeqCst);
+    seen.lock().await.push(Instant::now());
     *last.lock().await = serde_json::from_slice(&buf[head_end..]).ok();
+    let behaviour = match behaviour {
+        Behaviour::Sequence(steps) => steps[index.min(steps.len() - 1)].clone(),
+        other => other,
+    };
+    let mut headers = String::new();
     let (status, body) = match behaviour {
+        Behaviour::Sequence(_) => unreachable!("sequences are not nested"),
         Behaviour::Answer { content, total_tokens } => (200, completion(&content, total_tokens)),
+        Behaviour::RateLimited { retry_after_secs } => {
+            headers = format!("retry-after: {retry_after_secs}\r\n");
+            (429, r#"{"error":{"message":"slow down"}}"#.to_owned())
+        }
         Behaviour::Slow(delay) => {
             tokio::time::sleep(delay).await;
             (200, completion("{}", 10))
@@ -105,7 +129,7 @@ async fn serve(
         }
     };
     let response = format!(
-        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(response.as_bytes()).await?;
