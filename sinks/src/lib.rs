@@ -15,10 +15,12 @@ mod fleet_writer;
 mod progress_writer;
 mod retry;
 pub mod store;
+mod vin;
 mod writer;
 
 pub use error::StoreError;
 pub use retry::Backoff;
+pub use vin::is_vin;
 pub use store::{
     Backend, BatchCursor, BatchState, Completion, FleetQuery, KafkaOffset, NewUpload, Store, StoreOptions,
     TimeWindow, Upload, UploadError, WriteOutcome,

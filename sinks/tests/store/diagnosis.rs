@@ -7,7 +7,7 @@ use argus_sinks::diagnosis::{Diagnoser, Diagnosis, RiskLevel};
 use crate::common::fixtures::{synthetic, vector_batches};
 
 fn rules(codes: &[(&str, u64)]) -> Diagnosis {
-    Diagnoser::rules_only().rules(&synthetic("d", "VIN", codes))
+    Diagnoser::rules_only().rules(&synthetic("d", "WVW00000000000000", codes))
 }
 
 #[test]

@@ -10,6 +10,7 @@ mod fleet_rows;
 mod llm;
 mod migrations;
 mod progress;
+mod promises;
 mod reads;
 mod similar;
 mod stalled_llm;

@@ -92,7 +92,7 @@ async fn every_bad_input(backend: Backend) {
         expect(&s, c.get(url(&format!("/api/v1/fleet/top-errors?{q}"))), 400, "invalid_query").await;
     }
     for q in ["limit=0", "limit=x", "limit=501", "cursor=zz", "cursor=00"] {
-        expect(&s, c.get(url(&format!("/api/v1/vehicles/V1/batches?{q}"))), 400, "invalid_query").await;
+        expect(&s, c.get(url(&format!("/api/v1/vehicles/WAUZZZ8V1KA000001/batches?{q}"))), 400, "invalid_query").await;
     }
 
     expect(&s, c.get(url("/api/v1/vehicles/a%20b/batches")), 400, "invalid_vin").await;
