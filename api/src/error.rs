@@ -161,3 +161,20 @@ impl From<UploadError> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_write_the_schema_refuses_is_a_conflict_not_a_server_error() {
+        let store = argus_sinks::Store::open("sqlite::memory:").await.expect("open");
+        store.migrate().await.expect("migrate");
+        let refused = store.create_batch("b", None, Some("abc")).await.unwrap_err();
+        let error = ApiError::from(refused);
+        assert_eq!((error.status(), error.code()), (StatusCode::CONFLICT, "refused"), "{error}");
+        assert!(error.to_string().contains("VIN"), "the database's reason is shown: {error}");
+        let corrupt = ApiError::from(StoreError::Corrupt("bad row".into()));
+        assert_eq!(corrupt.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}
