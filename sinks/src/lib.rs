@@ -20,9 +20,9 @@ mod writer;
 
 pub use error::StoreError;
 pub use retry::Backoff;
-pub use vin::is_vin;
 pub use store::{
     Backend, BatchCursor, BatchState, Completion, FleetQuery, KafkaOffset, NewUpload, Store, StoreOptions,
     TimeWindow, Upload, UploadError, WriteOutcome,
 };
+pub use vin::is_vin;
 pub use writer::{StoreWriter, write_finished_batch};

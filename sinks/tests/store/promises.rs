@@ -137,7 +137,9 @@ async fn reports_only_for_final_batches(db: &TestDb) {
         format!("INSERT INTO reports (batch_id, k, document, top_errors) VALUES ('{id}', 10, '{{}}', '[]')")
     };
     let diagnosis = |id: &str| {
-        format!("INSERT INTO diagnoses (batch_id, source, risk, document) VALUES ('{id}', 'rules', 'low', '{{}}')")
+        format!(
+            "INSERT INTO diagnoses (batch_id, source, risk, document) VALUES ('{id}', 'rules', 'low', '{{}}')"
+        )
     };
     let posting = |id: &str| {
         format!(
@@ -159,7 +161,9 @@ async fn reports_only_for_final_batches(db: &TestDb) {
         refused(db, &sql).await;
     }
     // A failed batch has a report and a diagnosis, but no postings.
-    db.exec("UPDATE batches SET status = 'failed', failure = 'x' WHERE batch_id = 'open'").await.expect("fail");
+    db.exec("UPDATE batches SET status = 'failed', failure = 'x' WHERE batch_id = 'open'")
+        .await
+        .expect("fail");
     refused(db, &posting("open")).await;
     db.exec(&report("open")).await.expect("a final batch takes its report");
     db.exec(&diagnosis("open")).await.expect("a final batch takes its diagnosis");
@@ -180,7 +184,11 @@ async fn pruned_ids_never_come_back(db: &TestDb) {
         let n = db.scalar(&format!("SELECT COUNT(*) FROM {table} WHERE batch_id = 'old'")).await;
         assert_eq!(n, 0, "{table} kept rows of a pruned batch");
     }
-    assert_eq!(db.scalar("SELECT COUNT(*) FROM batches WHERE batch_id = 'open'").await, 1, "open batch pruned");
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM batches WHERE batch_id = 'open'").await,
+        1,
+        "open batch pruned"
+    );
     assert!(db.store.is_pruned("old").await.expect("tombstone"));
     if is_sqlite(db) {
         assert_eq!(db.scalar("SELECT COUNT(*) FROM prune_in_progress").await, 0, "the prune mark stayed");
@@ -216,8 +224,11 @@ async fn offsets_only_move_forward(db: &TestDb) {
         refused(db, sql).await;
     }
     if is_sqlite(db) {
-        refused(db, "INSERT OR REPLACE INTO kafka_offsets (topic, partition_id, next_offset) VALUES ('t', 0, 3)")
-            .await;
+        refused(
+            db,
+            "INSERT OR REPLACE INTO kafka_offsets (topic, partition_id, next_offset) VALUES ('t', 0, 3)",
+        )
+        .await;
     } else {
         refused(db, "TRUNCATE kafka_offsets").await;
     }
@@ -246,11 +257,16 @@ async fn transitions_cannot_be_edited(db: &TestDb) {
 both_backends!(transitions_read_only, transitions_cannot_be_edited);
 
 async fn vins_have_the_iso_shape(db: &TestDb) {
-    for (i, vin) in ["abc", "WAUZZZ8V1KA00000I", "WAUZZZ8V1KA00000O", "wauzzz8v1ka000001", "WAUZZZ8V1KA0000011", ""]
-        .iter()
-        .enumerate()
+    for (i, vin) in
+        ["abc", "WAUZZZ8V1KA00000I", "WAUZZZ8V1KA00000O", "wauzzz8v1ka000001", "WAUZZZ8V1KA0000011", ""]
+            .iter()
+            .enumerate()
     {
-        refused(db, &format!("INSERT INTO batches (batch_id, status, vin) VALUES ('v{i}', 'pending', '{vin}')")).await;
+        refused(
+            db,
+            &format!("INSERT INTO batches (batch_id, status, vin) VALUES ('v{i}', 'pending', '{vin}')"),
+        )
+        .await;
     }
     db.exec(&format!("INSERT INTO batches (batch_id, status, vin) VALUES ('ok', 'pending', '{VIN}')"))
         .await

@@ -101,7 +101,8 @@ async fn similar_batches_by_cosine(db: &TestDb) {
         ("t", &[("P0301-00", 5), ("C0561-00", 5)]),
         ("s", &[("P0420-00", 5)]),
     ];
-    let batches: Vec<FinishedBatch> = others.iter().map(|(id, codes)| synthetic(id, "WVW0000000000000S", codes)).collect();
+    let batches: Vec<FinishedBatch> =
+        others.iter().map(|(id, codes)| synthetic(id, "WVW0000000000000S", codes)).collect();
     write_all(db, &batches).await;
     write_all(db, &[synthetic("me", "WVW0000000000000S", me)]).await;
 

@@ -57,9 +57,14 @@ async fn uploads_follow_the_batch(db: &TestDb) {
     assert_eq!(batch.vehicle_id.as_deref(), Some("car-17"));
     assert_eq!(batch.files[0].sha256.as_deref(), Some(SHA));
     // A replayed batch, never uploaded, keeps NULL.
-    write_finished_batch(store, &Diagnoser::rules_only(), &synthetic("r", "WVW00000000000002", &[("P0301-00", 1)]), &[])
-        .await
-        .unwrap();
+    write_finished_batch(
+        store,
+        &Diagnoser::rules_only(),
+        &synthetic("r", "WVW00000000000002", &[("P0301-00", 1)]),
+        &[],
+    )
+    .await
+    .unwrap();
     assert_eq!(store.get_batch("r").await.unwrap().unwrap().files[0].sha256, None);
     let completed = store.complete_batch("b").await.unwrap();
     assert_eq!(completed.was, Completed, "completing a final batch re-publishes, changing nothing");
