@@ -339,9 +339,10 @@ async fn seed_sqlite(url: &str, fleet: &Fleet) {
     for pragma in ["PRAGMA synchronous = OFF", "PRAGMA cache_size = -1000000"] {
         conn.execute(pragma).await.expect(pragma);
     }
-    // The status triggers are dropped for the load and put back as they were.
+    // The triggers (the state machine, the final-batch guards of migration 0006) are
+    // dropped for the load and put back as they were.
     let triggers: Vec<(String, String)> =
-        sqlx::query_as("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'batches'")
+        sqlx::query_as("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
             .fetch_all(&mut conn)
             .await
             .expect("triggers");

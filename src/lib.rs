@@ -9,6 +9,7 @@ pub mod logging;
 pub mod migrate;
 pub mod pipeline;
 pub mod progress;
+pub mod prune;
 pub mod publish;
 pub mod replay;
 pub mod runtime;

@@ -20,6 +20,8 @@ enum Command {
     Replay(argus::replay::ReplayArgs),
     /// Create or update the report store's schema.
     Migrate(argus::migrate::MigrateArgs),
+    /// Remove the batches final for longer than a duration, leaving tombstones (retention).
+    Prune(argus::prune::PruneArgs),
     /// Run the streaming pipeline: Kafka file-ready events in, reports in the store.
     Pipeline(argus::pipeline::PipelineArgs),
     /// Run the whole system: the HTTP API, the dataflow and the store (embedded default:
@@ -39,6 +41,7 @@ fn main() -> std::process::ExitCode {
         Command::Inspect(args) => argus::inspect::run(args),
         Command::Replay(args) => argus::replay::run(args),
         Command::Migrate(args) => argus::migrate::run(args),
+        Command::Prune(args) => argus::prune::run(args),
         Command::Pipeline(args) => argus::pipeline::run(args),
         Command::Publish(args) => argus::publish::run(args),
         Command::Serve(args) => argus::serve::run(args),

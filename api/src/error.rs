@@ -17,7 +17,7 @@ pub enum ApiError {
     InvalidBatchId(String),
     #[error("invalid file name {0:?}: use 1-200 of A-Z a-z 0-9 . _ -, not starting with a dot")]
     InvalidFileName(String),
-    #[error("malformed VIN {0:?}: expected 1-64 letters, digits or dashes")]
+    #[error("malformed VIN {0:?}: expected 17 of 0-9 and A-Z except I, O and Q (ISO 3779)")]
     InvalidVin(String),
     #[error("invalid query: {0}")]
     InvalidQuery(String),
@@ -35,6 +35,9 @@ pub enum ApiError {
     FileExists { batch_id: String, file_id: String },
     #[error("batch {0} has no files: upload at least one before completing it")]
     EmptyBatch(String),
+    /// A write the store's schema refuses (a final batch changed, a pruned id, …).
+    #[error("the store refused the write: {0}")]
+    Refused(String),
     #[error("the report of batch {batch_id} is not ready: the batch is {status}")]
     NotReady { batch_id: String, status: BatchState },
     #[error("missing or unknown bearer token")]
@@ -66,7 +69,7 @@ impl ApiError {
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             UnknownBatch(_) | NoRoute(_) => StatusCode::NOT_FOUND,
-            NotPending { .. } | FileExists { .. } | NotReady { .. } => StatusCode::CONFLICT,
+            NotPending { .. } | FileExists { .. } | NotReady { .. } | Refused(_) => StatusCode::CONFLICT,
             Unauthorized => StatusCode::UNAUTHORIZED,
             Forbidden => StatusCode::FORBIDDEN,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -92,6 +95,7 @@ impl ApiError {
             FileExists { .. } => "file_exists",
             EmptyBatch(_) => "empty_batch",
             NotReady { .. } => "report_not_ready",
+            Refused(_) => "refused",
             Unauthorized => "unauthorized",
             Forbidden => "forbidden",
             NoRoute(_) => "no_route",
@@ -133,6 +137,11 @@ impl From<StoreError> for ApiError {
         if e.is_transient() {
             tracing::warn!(error = %e, "store unavailable");
             ApiError::Unavailable("store")
+        } else if e.is_constraint_violation() {
+            // The schema's own refusal (migration 0006, the status trigger, a CHECK): the
+            // request asked for something the store never holds, not a server fault.
+            tracing::info!(error = %e, "store refused a write");
+            ApiError::Refused(e.refusal())
         } else {
             ApiError::Internal(e.to_string())
         }
@@ -152,3 +161,20 @@ impl From<UploadError> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_write_the_schema_refuses_is_a_conflict_not_a_server_error() {
+        let store = argus_sinks::Store::open("sqlite::memory:").await.expect("open");
+        store.migrate().await.expect("migrate");
+        let refused = store.create_batch("b", None, Some("abc")).await.unwrap_err();
+        let error = ApiError::from(refused);
+        assert_eq!((error.status(), error.code()), (StatusCode::CONFLICT, "refused"), "{error}");
+        assert!(error.to_string().contains("VIN"), "the database's reason is shown: {error}");
+        let corrupt = ApiError::from(StoreError::Corrupt("bad row".into()));
+        assert_eq!(corrupt.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

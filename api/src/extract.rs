@@ -63,9 +63,10 @@ impl<S: Send + Sync> FromRequestParts<S> for BatchId {
     }
 }
 
-/// Whether a VIN is one the API takes: 1-64 ASCII letters, digits or dashes.
+/// Whether a VIN is one the API takes: the ISO 3779 shape the store holds (a batch with
+/// another VIN could not be stored, nor found by it).
 pub fn is_vin(vin: &str) -> bool {
-    !vin.is_empty() && vin.len() <= 64 && vin.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    argus_sinks::is_vin(vin)
 }
 
 /// A VIN from the path (see [`is_vin`]).

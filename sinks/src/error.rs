@@ -44,6 +44,15 @@ impl StoreError {
 }
 
 impl StoreError {
+    /// What the database said when it refused a statement (a trigger's own message, or
+    /// the constraint broken), without the wrapping.
+    pub fn refusal(&self) -> String {
+        match self {
+            StoreError::Database(e) => describe(e),
+            other => other.to_string(),
+        }
+    }
+
     /// Whether trying the same statement again later may succeed: the server was
     /// unreachable, a connection broke or timed out, a lock or serialisation conflict.
     /// Not: a batch the store refuses (a constraint, the status trigger, invalid values),

@@ -15,6 +15,7 @@ mod fleet_writer;
 mod progress_writer;
 mod retry;
 pub mod store;
+mod vin;
 mod writer;
 
 pub use error::StoreError;
@@ -23,4 +24,5 @@ pub use store::{
     Backend, BatchCursor, BatchState, Completion, FleetQuery, KafkaOffset, NewUpload, Store, StoreOptions,
     TimeWindow, Upload, UploadError, WriteOutcome,
 };
+pub use vin::is_vin;
 pub use writer::{StoreWriter, write_finished_batch};

@@ -26,11 +26,11 @@ pub async fn write_finished_batch(
     offsets: &[KafkaOffset],
 ) -> Result<WriteOutcome, StoreError> {
     let id = batch.report.batch_id.as_str();
-    if let Some(status) = begin_diagnosis(store, id).await? {
+    if let Some(outcome) = begin_diagnosis(store, id).await? {
         if !offsets.is_empty() {
             store.commit_offsets(offsets).await?;
         }
-        return Ok(WriteOutcome::AlreadyFinal(status));
+        return Ok(outcome);
     }
     let diagnosis = diagnoser.diagnose(store, batch).await;
     // A concurrent writer may have finished the batch meanwhile: the transaction sees it
@@ -39,12 +39,19 @@ pub async fn write_finished_batch(
 }
 
 /// Commits `diagnosing` for a batch about to be diagnosed, so that readers see the step
-/// while the (possibly slow) diagnosis runs. Returns the batch's state instead when it is
-/// already final: then there is nothing to diagnose.
-async fn begin_diagnosis(store: &Store, batch_id: &str) -> Result<Option<BatchState>, StoreError> {
-    if let Some(status) = store.get_status(batch_id).await?.filter(|s| s.is_terminal()) {
-        tracing::debug!(batch_id, status = %status, "batch already stored");
-        return Ok(Some(status));
+/// while the (possibly slow) diagnosis runs. Returns the outcome instead when the batch is
+/// already final or was pruned: then there is nothing to diagnose.
+async fn begin_diagnosis(store: &Store, batch_id: &str) -> Result<Option<WriteOutcome>, StoreError> {
+    match store.get_status(batch_id).await? {
+        Some(status) if status.is_terminal() => {
+            tracing::debug!(batch_id, status = %status, "batch already stored");
+            return Ok(Some(WriteOutcome::AlreadyFinal(status)));
+        }
+        None if store.is_pruned(batch_id).await? => {
+            tracing::info!(batch_id, "batch was pruned: not stored again");
+            return Ok(Some(WriteOutcome::Pruned));
+        }
+        _ => {}
     }
     store.advance_status(batch_id, BatchState::Diagnosing).await?;
     Ok(None)
@@ -99,8 +106,8 @@ impl StoreWriter {
         let awaited = || ack.is_awaited();
         let begun =
             retrying("diagnosing step", id, backoff, retries, awaited, || begin_diagnosis(&self.store, id));
-        if let Some(status) = begun.await? {
-            return Ok(WriteOutcome::AlreadyFinal(status));
+        if let Some(outcome) = begun.await? {
+            return Ok(outcome);
         }
         let diagnosis = self.diagnoser.diagnose(&self.store, batch).await;
         retrying("batch write", id, backoff, retries, awaited, || self.store.write_batch(batch, &diagnosis))

@@ -10,6 +10,7 @@ mod budget;
 mod fleet;
 mod fleet_reports;
 mod progress;
+mod prune;
 mod read;
 mod seed;
 pub(crate) mod similar;
@@ -31,6 +32,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use budget::{CallTicket, Reservation, TokenUsage};
 pub use fleet::{FleetQuery, TimeWindow};
 pub use fleet_reports::FleetView;
+pub use prune::Pruned;
 pub use read::{BatchSummary, StoredBatch, StoredFile};
 pub use status::BatchState;
 pub use uploads::{Completion, NewUpload, Upload, UploadError};
@@ -83,12 +85,14 @@ macro_rules! with_pool {
 pub(crate) use with_pool;
 
 /// Inside the write transaction `$tx`: inserts the batch at `uploaded` (with `$vin`) when
-/// it is missing, then locks its row (Postgres; SQLite's `BEGIN IMMEDIATE` already holds
+/// it is missing (an existing id is skipped before the insert: SQLite's guard against
+/// `INSERT OR REPLACE` refuses any insert of a final batch's id), then locks its row (Postgres; SQLite's `BEGIN IMMEDIATE` already holds
 /// the write lock) and reads its state. Evaluates to `(inserted, current state)`.
 macro_rules! insert_and_lock_batch {
     ($backend:expr, $tx:ident, $id:expr, $vin:expr) => {{
         let inserted = sqlx::query(
-            "INSERT INTO batches (batch_id, status, vin) VALUES ($1, 'uploaded', $2) \
+            "INSERT INTO batches (batch_id, status, vin) SELECT $1, 'uploaded', $2 \
+             WHERE NOT EXISTS (SELECT 1 FROM batches WHERE batch_id = $1) \
              ON CONFLICT (batch_id) DO NOTHING",
         )
         .bind($id)
@@ -109,6 +113,19 @@ macro_rules! insert_and_lock_batch {
     }};
 }
 pub(crate) use insert_and_lock_batch;
+
+/// Inside the transaction `$tx`: whether `argus prune` removed the batch `$id` (its id is
+/// tombstoned and the database refuses to insert it again).
+macro_rules! tombstoned {
+    ($tx:ident, $id:expr) => {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM batch_tombstones WHERE batch_id = $1")
+            .bind($id)
+            .fetch_one(&mut *$tx)
+            .await?
+            > 0
+    };
+}
+pub(crate) use tombstoned;
 
 impl Store {
     /// Opens a store: `postgres://user@host:port/db` (or `postgresql://…`), or

@@ -11,21 +11,29 @@ use argus_pipeline::report::FinishedBatch;
 use serde::{Deserialize, Serialize};
 
 use super::similar::similar_search;
-use super::{BatchState, Store, begin_write, dialect, insert_and_lock_batch, to_json, with_pool};
+use super::{BatchState, Store, begin_write, dialect, insert_and_lock_batch, to_json, tombstoned, with_pool};
 use crate::diagnosis::Diagnosis;
 use crate::error::{StoreError, to_i64};
+use crate::vin::is_vin;
 
-/// Upserts offsets inside the transaction `$tx`; an offset only moves forward.
+/// Upserts offsets inside the transaction `$tx`; an offset only moves forward. A row at or
+/// past the given offset is not touched at all (SQLite fires the forward-only insert
+/// trigger before it sees the conflict); the `GREATEST` covers a concurrent writer that
+/// moved it meanwhile.
 macro_rules! upsert_offsets {
     ($backend:expr, $tx:ident, $offsets:expr) => {
         for offset in $offsets {
             sqlx::query(dialect(
                 $backend,
-                "INSERT INTO kafka_offsets (topic, partition_id, next_offset) VALUES ($1, $2, $3) \
+                "INSERT INTO kafka_offsets (topic, partition_id, next_offset) SELECT $1, $2, $3 \
+                 WHERE NOT EXISTS (SELECT 1 FROM kafka_offsets \
+                                   WHERE topic = $1 AND partition_id = $2 AND next_offset >= $3) \
                  ON CONFLICT (topic, partition_id) DO UPDATE SET \
                  next_offset = GREATEST(kafka_offsets.next_offset, excluded.next_offset), \
                  updated_at_ms = excluded.updated_at_ms",
-                "INSERT INTO kafka_offsets (topic, partition_id, next_offset) VALUES ($1, $2, $3) \
+                "INSERT INTO kafka_offsets (topic, partition_id, next_offset) SELECT $1, $2, $3 \
+                 WHERE NOT EXISTS (SELECT 1 FROM kafka_offsets \
+                                   WHERE topic = $1 AND partition_id = $2 AND next_offset >= $3) \
                  ON CONFLICT (topic, partition_id) DO UPDATE SET \
                  next_offset = MAX(kafka_offsets.next_offset, excluded.next_offset), \
                  updated_at_ms = excluded.updated_at_ms",
@@ -55,6 +63,9 @@ pub enum WriteOutcome {
     /// The batch had already been finalised (by an earlier or a concurrent write): nothing
     /// of it changed. Offsets passed along were still recorded.
     AlreadyFinal(BatchState),
+    /// `argus prune` removed the batch: its id is tombstoned and nothing is stored (events
+    /// of a pruned batch delivered again). Offsets passed along were still recorded.
+    Pruned,
 }
 
 /// The batch row's values, converted and checked before any SQL runs.
@@ -135,10 +146,22 @@ impl Store {
         let document = to_json(report)?;
         let top_errors = to_json(&report.top_errors)?;
         let k = i32::try_from(report.k).map_err(|_| StoreError::OutOfRange(format!("k = {}", report.k)))?;
+        // The batch row holds an ISO 3779 VIN or none (the database refuses others); a
+        // file header may carry any 17 ASCII bytes (rec-format.md), which the report keeps.
+        let vin = report.vin.as_deref().filter(|vin| is_vin(vin));
+        if vin.is_none() && report.vin.is_some() {
+            tracing::debug!(batch_id = id, vin = ?report.vin, "not an ISO 3779 VIN: the batch row keeps none");
+        }
         let backend = self.backend();
         with_pool!(self, pool => {
             let mut tx = pool.begin_with(begin_write(backend)).await?;
-            let (_, current) = insert_and_lock_batch!(backend, tx, id, report.vin.as_deref());
+            if tombstoned!(tx, id) {
+                upsert_offsets!(backend, tx, offsets);
+                tx.commit().await?;
+                tracing::info!(batch_id = id, "batch was pruned, write skipped");
+                return Ok(WriteOutcome::Pruned);
+            }
+            let (_, current) = insert_and_lock_batch!(backend, tx, id, vin);
             if current.is_terminal() {
                 upsert_offsets!(backend, tx, offsets);
                 tx.commit().await?;
@@ -152,6 +175,8 @@ impl Store {
                 });
             };
 
+            // What belongs to an open batch goes in first: its counts, files and codes.
+            // The database refuses them once the batch is final (migration 0006).
             sqlx::query(
                 "UPDATE batches SET vin = COALESCE($2, vin), firmware = $3, records = $4, \
                  error_events = $5, first_ts_ns = $6, last_ts_ns = $7, code_norm = $8, files_parsed = $9, \
@@ -159,7 +184,7 @@ impl Store {
                  WHERE batch_id = $1",
             )
             .bind(id)
-            .bind(report.vin.as_deref())
+            .bind(vin)
             .bind(batch.meta.firmware.as_deref())
             .bind(row.records)
             .bind(row.error_events)
@@ -206,14 +231,25 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
+
+            // Then the status walk: only the final step may set the failure reason (a
+            // CHECK ties it to `failed`).
+            for (i, step) in path.iter().enumerate() {
+                let last = i + 1 == path.len();
+                sqlx::query("UPDATE batches SET status = $2, failure = $3 WHERE batch_id = $1")
+                    .bind(id)
+                    .bind(step.as_str())
+                    .bind(if last { row.failure.as_deref() } else { None })
+                    .execute(&mut *tx)
+                    .await?;
+            }
+
+            // What only a final batch has comes last: the report, the postings of a
+            // completed batch, the diagnosis. Each is written once.
             sqlx::query(dialect(
                 backend,
-                "INSERT INTO reports (batch_id, k, document, top_errors) VALUES ($1, $2, $3::json, $4::jsonb) \
-                 ON CONFLICT (batch_id) DO UPDATE SET k = excluded.k, document = excluded.document, \
-                 top_errors = excluded.top_errors",
-                "INSERT INTO reports (batch_id, k, document, top_errors) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (batch_id) DO UPDATE SET k = excluded.k, document = excluded.document, \
-                 top_errors = excluded.top_errors",
+                "INSERT INTO reports (batch_id, k, document, top_errors) VALUES ($1, $2, $3::json, $4::jsonb)",
+                "INSERT INTO reports (batch_id, k, document, top_errors) VALUES ($1, $2, $3, $4)",
             ))
             .bind(id)
             .bind(k)
@@ -222,10 +258,10 @@ impl Store {
             .execute(&mut *tx)
             .await?;
 
-            // Similar batches are searched after this batch's codes are in, among the
-            // batches completed before it: the search sees exactly the committed fleet.
-            // Then the batch's own postings go in (completed batches only: the similar
-            // search and the filtered fleet query read them; similar.rs, fleet.rs).
+            // Similar batches are searched before this batch's own postings go in, among
+            // the batches completed before it: the search sees exactly the committed fleet.
+            // The postings (completed batches only) feed the similar search and the
+            // filtered fleet query (similar.rs, fleet.rs).
             let mut diagnosis = diagnosis.clone();
             diagnosis.similar_batches = if row.target == BatchState::Completed && row.code_norm > 0.0 {
                 let similar = similar_search!(backend, tx, id, &row.codes, row.code_norm);
@@ -245,13 +281,9 @@ impl Store {
             sqlx::query(dialect(
                 backend,
                 "INSERT INTO diagnoses (batch_id, source, fallback_reason, risk, model, document) \
-                 VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (batch_id) DO UPDATE SET \
-                 source = excluded.source, fallback_reason = excluded.fallback_reason, risk = excluded.risk, \
-                 model = excluded.model, document = excluded.document",
+                 VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
                 "INSERT INTO diagnoses (batch_id, source, fallback_reason, risk, model, document) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (batch_id) DO UPDATE SET \
-                 source = excluded.source, fallback_reason = excluded.fallback_reason, risk = excluded.risk, \
-                 model = excluded.model, document = excluded.document",
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             ))
             .bind(id)
             .bind(diagnosis.source.as_str())
@@ -261,18 +293,6 @@ impl Store {
             .bind(&diagnosis_json)
             .execute(&mut *tx)
             .await?;
-
-            // The status walk comes last: only the final step may set the failure reason
-            // (a CHECK ties it to `failed`).
-            for (i, step) in path.iter().enumerate() {
-                let last = i + 1 == path.len();
-                sqlx::query("UPDATE batches SET status = $2, failure = $3 WHERE batch_id = $1")
-                    .bind(id)
-                    .bind(step.as_str())
-                    .bind(if last { row.failure.as_deref() } else { None })
-                    .execute(&mut *tx)
-                    .await?;
-            }
             upsert_offsets!(backend, tx, offsets);
             tx.commit().await?;
             tracing::debug!(batch_id = id, status = %row.target, from = %current, "batch written");
@@ -299,7 +319,10 @@ impl Store {
         vehicle_id: Option<&str>,
         vin: Option<&str>,
     ) -> Result<bool, StoreError> {
-        let sql = "INSERT INTO batches (batch_id, status, vehicle_id, vin) VALUES ($1, 'pending', $2, $3) \
+        // An existing id is skipped before the insert: SQLite's guard against `INSERT OR
+        // REPLACE` refuses any insert of a final batch's id, DO NOTHING or not.
+        let sql = "INSERT INTO batches (batch_id, status, vehicle_id, vin) SELECT $1, 'pending', $2, $3 \
+                   WHERE NOT EXISTS (SELECT 1 FROM batches WHERE batch_id = $1) \
                    ON CONFLICT (batch_id) DO NOTHING";
         let done = with_pool!(self, pool => {
             sqlx::query(sql).bind(batch_id).bind(vehicle_id).bind(vin).execute(pool).await?.rows_affected()

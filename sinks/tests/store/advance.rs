@@ -22,12 +22,12 @@ async fn steps_only_forward(db: &TestDb) {
     assert!(!store.advance_status("new", Diagnosing).await.expect("repeat"), "a repeat changes nothing");
     assert_eq!(status(db, "new").await, Some(Diagnosing));
 
-    store.create_batch("api", Some("car"), Some("VINAPI")).await.expect("create");
+    store.create_batch("api", Some("car"), Some("WVW00000000000AP1")).await.expect("create");
     assert!(store.advance_status("api", Gathering).await.expect("step"), "from pending");
     assert_eq!(status(db, "api").await, Some(Gathering));
 
     let diagnoser = Diagnoser::rules_only();
-    let done = synthetic("done", "VINDONE", &[("P0301-00", 3)]);
+    let done = synthetic("done", "WVW0000000000D0NE", &[("P0301-00", 3)]);
     store.write_batch(&done, &diagnoser.rules(&done)).await.expect("write");
     assert!(!store.advance_status("done", Scattering).await.expect("step on a final batch"));
     assert_eq!(status(db, "done").await, Some(Completed));
@@ -40,7 +40,7 @@ async fn steps_only_forward(db: &TestDb) {
         assert!(store.advance_status("new", final_state).await.is_err(), "{final_state} is not a step");
     }
     // The batch written after its steps walks on from where they left it.
-    let stepped = synthetic("new", "VINNEW", &[("P0301-00", 1)]);
+    let stepped = synthetic("new", "WVW00000000000NEW", &[("P0301-00", 1)]);
     store.write_batch(&stepped, &diagnoser.rules(&stepped)).await.expect("write after steps");
     assert_eq!(status(db, "new").await, Some(Completed));
 }

@@ -17,12 +17,15 @@ async fn racing_writers(db: &TestDb) {
     let diagnoser = Arc::new(Diagnoser::rules_only());
     for round in 0..ROUNDS {
         let id = format!("race-{round}");
-        let batch =
-            Arc::new(synthetic(&id, "VINRACE", &[("P0301-00", 50), ("P0302-00", 7), ("U0100-87", 1)]));
+        let batch = Arc::new(synthetic(
+            &id,
+            "WVW0000000000RACE",
+            &[("P0301-00", 50), ("P0302-00", 7), ("U0100-87", 1)],
+        ));
         // Half the rounds start from a batch the API created, so both writers also race
         // through the status walk.
         if round % 2 == 1 {
-            db.store.create_batch(&id, Some("car"), Some("VINRACE")).await.expect("create");
+            db.store.create_batch(&id, Some("car"), Some("WVW0000000000RACE")).await.expect("create");
         }
         let tasks = [first.clone(), second.clone()].map(|store| {
             let (batch, diagnoser) = (batch.clone(), diagnoser.clone());

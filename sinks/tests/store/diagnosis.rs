@@ -7,7 +7,7 @@ use argus_sinks::diagnosis::{Diagnoser, Diagnosis, PERSISTENT_EVENTS, PERSISTENT
 use crate::common::fixtures::{synthetic, synthetic_over, vector_batches};
 
 fn rules(codes: &[(&str, u64)]) -> Diagnosis {
-    Diagnoser::rules_only().rules(&synthetic("d", "VIN", codes))
+    Diagnoser::rules_only().rules(&synthetic("d", "WVW00000000000000", codes))
 }
 
 /// Every code logged over `span_ns` between its first and last event.

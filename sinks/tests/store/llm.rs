@@ -17,7 +17,7 @@ use crate::common::llm_server::{Behaviour, LlmServer};
 const DAY: &str = "2026-01-21";
 
 fn batch(id: &str) -> FinishedBatch {
-    synthetic(id, "VINLLM", &[("P0301-00", 150), ("P0302-00", 20), ("B1123-00", 3)])
+    synthetic(id, "WVW00000000000LLM", &[("P0301-00", 150), ("P0302-00", 20), ("B1123-00", 3)])
 }
 
 fn config(server: &LlmServer, budget: u64) -> LlmConfig {
@@ -206,7 +206,7 @@ both_backends!(llm_budget, budget_exhaustion);
 async fn nothing_to_ask(db: &TestDb) {
     let server = LlmServer::start(Behaviour::Answer { content: good_answer(), total_tokens: 1 }).await;
     let diagnoser = Diagnoser::with_llm(config(&server, 100_000)).expect("client");
-    let quiet = synthetic("llm-quiet", "VINQ", &[]);
+    let quiet = synthetic("llm-quiet", "WVW00000000000009", &[]);
     let diagnosis = diagnoser.diagnose_on(&db.store, &quiet, DAY).await;
     assert_eq!(diagnosis.fallback_reason.as_deref(), Some("no error codes to diagnose"));
     assert_eq!(server.requests(), 0);

@@ -11,6 +11,7 @@ mod golden;
 mod llm;
 mod migrations;
 mod progress;
+mod promises;
 mod reads;
 mod similar;
 mod stalled_llm;

@@ -28,13 +28,13 @@ async fn progress_moves_forward(db: &TestDb) {
 
     // The final write records the files its report holds (one, here), whatever came before.
     let diagnoser = Diagnoser::rules_only();
-    let done = synthetic("b", "VINB", &[("P0301-00", 3)]);
+    let done = synthetic("b", "WVW0000000000000B", &[("P0301-00", 3)]);
     store.write_batch(&done, &diagnoser.rules(&done)).await.expect("write");
     assert_eq!(progress_of(db, "b").await, (1, Some(5)), "a batch that stopped short keeps its count");
     assert!(!store.record_progress("b", 5, 5).await.expect("late figure"), "a final batch is left alone");
     assert_eq!(progress_of(db, "b").await, (1, Some(5)));
 
-    let fresh = synthetic("c", "VINC", &[("P0301-00", 1)]);
+    let fresh = synthetic("c", "WVW0000000000000C", &[("P0301-00", 1)]);
     store.write_batch(&fresh, &diagnoser.rules(&fresh)).await.expect("write");
     assert_eq!(progress_of(db, "c").await, (1, Some(1)), "a batch written at once");
     assert_eq!(db.store.get_status("c").await.expect("status"), Some(Completed));

@@ -21,27 +21,27 @@ async fn write_all(db: &TestDb, batches: &[FinishedBatch]) {
 }
 
 fn fleet_batches() -> Vec<FinishedBatch> {
-    let mut z = synthetic("z", "VIN1", &[("P0301-00", 40), ("P0420-00", 2)]);
+    let mut z = synthetic("z", "WVW00000000000001", &[("P0301-00", 40), ("P0420-00", 2)]);
     z.report.last_ts_ns = Some(5_000_000_000);
-    let a = synthetic("a", "VIN1", &[("P0301-00", 10), ("U0100-87", 30)]);
-    let mut m = synthetic("m", "VIN2", &[("P0420-00", 2), ("B1123-00", 9)]);
+    let a = synthetic("a", "WVW00000000000001", &[("P0301-00", 10), ("U0100-87", 30)]);
+    let mut m = synthetic("m", "WVW00000000000002", &[("P0420-00", 2), ("B1123-00", 9)]);
     m.meta.firmware = Some("fw-2.0".into());
-    let mut failed = synthetic("f", "VIN1", &[]);
+    let mut failed = synthetic("f", "WVW00000000000001", &[]);
     failed.report = argus_pipeline::report::assemble_batch("f", 10, Vec::new()).report;
-    failed.report.vin = Some("VIN1".into());
+    failed.report.vin = Some("WVW00000000000001".into());
     failed.meta.failure = Some("no file was readable".into());
     vec![z, a, m, failed]
 }
 
 async fn vehicle_batches_newest_first(db: &TestDb) {
     write_all(db, &fleet_batches()).await;
-    let list = db.store.list_batches_for_vin("VIN1", 10).await.expect("list");
+    let list = db.store.list_batches_for_vin("WVW00000000000001", 10).await.expect("list");
     let ids: Vec<&str> = list.iter().map(|b| b.batch_id.as_str()).collect();
     assert_eq!(ids, ["f", "a", "z"]);
     assert_eq!(list[0].status, BatchState::Failed);
     assert_eq!(list[2].records, 136);
     assert!(list[0].created_at_ms > list[1].created_at_ms);
-    assert_eq!(db.store.list_batches_for_vin("VIN1", 1).await.expect("list").len(), 1);
+    assert_eq!(db.store.list_batches_for_vin("WVW00000000000001", 1).await.expect("list").len(), 1);
     assert!(db.store.list_batches_for_vin("nobody", 10).await.expect("list").is_empty());
     assert_eq!(db.store.get_batch("nope").await.expect("read"), None);
     assert_eq!(db.store.get_report("nope").await.expect("read"), None);
@@ -61,8 +61,8 @@ async fn fleet_filters(db: &TestDb) {
     let top2 = db.store.fleet_top_errors(&FleetQuery::all(2)).await.expect("fleet");
     assert_eq!(top2, expect(&|_| true, 2));
 
-    let by_vin = FleetQuery { vin: Some("VIN1".into()), ..FleetQuery::all(10) };
-    let vin1 = |b: &FinishedBatch| b.report.vin.as_deref() == Some("VIN1");
+    let by_vin = FleetQuery { vin: Some("WVW00000000000001".into()), ..FleetQuery::all(10) };
+    let vin1 = |b: &FinishedBatch| b.report.vin.as_deref() == Some("WVW00000000000001");
     assert_eq!(db.store.fleet_top_errors(&by_vin).await.expect("fleet"), expect(&vin1, 10));
 
     let by_fw = FleetQuery { firmware: Some("fw-2.0".into()), ..FleetQuery::all(10) };
@@ -101,9 +101,10 @@ async fn similar_batches_by_cosine(db: &TestDb) {
         ("t", &[("P0301-00", 5), ("C0561-00", 5)]),
         ("s", &[("P0420-00", 5)]),
     ];
-    let batches: Vec<FinishedBatch> = others.iter().map(|(id, codes)| synthetic(id, "VINS", codes)).collect();
+    let batches: Vec<FinishedBatch> =
+        others.iter().map(|(id, codes)| synthetic(id, "WVW0000000000000S", codes)).collect();
     write_all(db, &batches).await;
-    write_all(db, &[synthetic("me", "VINS", me)]).await;
+    write_all(db, &[synthetic("me", "WVW0000000000000S", me)]).await;
 
     let mut expected: Vec<(String, f64)> = others
         .iter()

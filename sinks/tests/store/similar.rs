@@ -73,7 +73,7 @@ fn fleet(n: usize, seed: u64) -> Vec<Synth> {
                 .collect();
             Synth {
                 id: format!("b{i:06}"),
-                vin: format!("VIN{:05}", rng.below((n as u64 / 20).max(1))),
+                vin: format!("WVW{:014}", rng.below((n as u64 / 20).max(1))),
                 firmware: format!("fw-{}", rng.below(8)),
                 last_ts_ns: 1_000_000_000 * (1 + rng.below(1000) as i64),
                 codes,
@@ -285,18 +285,18 @@ async fn filtered_fleet_equals_old_query(db: &TestDb) {
     let synth = fleet(120, 5);
     for (i, s) in synth.iter().enumerate() {
         let codes: Vec<(&str, u64)> = s.codes.iter().map(|(c, n)| (c.as_str(), *n as u64)).collect();
-        let mut batch = synthetic(&s.id, &format!("VIN{:02}", i % 7), &codes);
+        let mut batch = synthetic(&s.id, &format!("WVW{:014}", i % 7), &codes);
         batch.meta.firmware = Some(format!("fw-{}", i % 3));
         batch.report.last_ts_ns = Some(s.last_ts_ns as u64);
         batch.report.first_ts_ns = Some(s.last_ts_ns as u64 - 1);
         write_finished_batch(&db.store, &diagnoser, &batch, &[]).await.expect("write");
     }
-    let mut failed = synthetic("failed", "VIN00", &[]);
+    let mut failed = synthetic("failed", "WVW00000000000000", &[]);
     failed.report = argus_pipeline::report::assemble_batch("failed", 10, Vec::new()).report;
-    failed.report.vin = Some("VIN00".into());
+    failed.report.vin = Some("WVW00000000000000".into());
     failed.meta.failure = Some("no file was readable".into());
     write_finished_batch(&db.store, &diagnoser, &failed, &[]).await.expect("write failed");
-    db.store.create_batch("pending", None, Some("VIN00")).await.expect("pending");
+    db.store.create_batch("pending", None, Some("WVW00000000000000")).await.expect("pending");
 
     let windows = [
         None,
@@ -305,7 +305,7 @@ async fn filtered_fleet_equals_old_query(db: &TestDb) {
     ];
     let mut compared = 0;
     for window in windows {
-        for vin in [None, Some("VIN00"), Some("VIN03"), Some("nobody")] {
+        for vin in [None, Some("WVW00000000000000"), Some("WVW00000000000003"), Some("nobody")] {
             for firmware in [None, Some("fw-1"), Some("fw-2")] {
                 for k in [3, 10] {
                     let query = FleetQuery {

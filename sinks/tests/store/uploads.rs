@@ -21,7 +21,7 @@ async fn uploads_follow_the_batch(db: &TestDb) {
     let store = &db.store;
     assert!(matches!(store.record_upload(&upload("nope", "a.rec")).await, Err(UploadError::UnknownBatch(_))));
     assert!(matches!(store.complete_batch("nope").await, Err(UploadError::UnknownBatch(_))));
-    assert!(store.create_batch("b", Some("car-17"), Some("VIN1")).await.unwrap());
+    assert!(store.create_batch("b", Some("car-17"), Some("WVW00000000000001")).await.unwrap());
     assert!(matches!(store.complete_batch("b").await, Err(UploadError::EmptyBatch(_))));
     assert_eq!(store.get_status("b").await.unwrap(), Some(Pending), "an empty batch stays pending");
 
@@ -49,7 +49,7 @@ async fn uploads_follow_the_batch(db: &TestDb) {
     assert!(db.exec(raw).await.is_err(), "the trigger refuses uploads after pending");
 
     // The report writer's file row takes the upload's digest; the batch keeps its vehicle.
-    let mut finished = synthetic("b", "VIN1", &[("P0301-00", 2)]);
+    let mut finished = synthetic("b", "WVW00000000000001", &[("P0301-00", 2)]);
     finished.report.files[0].file_id = "seg-00.rec".into();
     write_finished_batch(store, &Diagnoser::rules_only(), &finished, &[]).await.unwrap();
     let batch = store.get_batch("b").await.unwrap().unwrap();
@@ -57,9 +57,14 @@ async fn uploads_follow_the_batch(db: &TestDb) {
     assert_eq!(batch.vehicle_id.as_deref(), Some("car-17"));
     assert_eq!(batch.files[0].sha256.as_deref(), Some(SHA));
     // A replayed batch, never uploaded, keeps NULL.
-    write_finished_batch(store, &Diagnoser::rules_only(), &synthetic("r", "VIN2", &[("P0301-00", 1)]), &[])
-        .await
-        .unwrap();
+    write_finished_batch(
+        store,
+        &Diagnoser::rules_only(),
+        &synthetic("r", "WVW00000000000002", &[("P0301-00", 1)]),
+        &[],
+    )
+    .await
+    .unwrap();
     assert_eq!(store.get_batch("r").await.unwrap().unwrap().files[0].sha256, None);
     let completed = store.complete_batch("b").await.unwrap();
     assert_eq!(completed.was, Completed, "completing a final batch re-publishes, changing nothing");

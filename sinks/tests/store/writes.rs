@@ -29,7 +29,7 @@ async fn snapshot(db: &TestDb) -> Vec<Vec<String>> {
 async fn rewrite_changes_nothing(db: &TestDb) {
     let diagnoser = Diagnoser::rules_only();
     let batch =
-        synthetic("b-1", "VIN00000000000001", &[("P0301-00", 120), ("U0100-87", 4), ("APP-07E0-7", 2)]);
+        synthetic("b-1", "WVW00000000000001", &[("P0301-00", 120), ("U0100-87", 4), ("APP-07E0-7", 2)]);
     let outcome = write_finished_batch(&db.store, &diagnoser, &batch, &[]).await.expect("first write");
     assert_eq!(outcome, WriteOutcome::Written(BatchState::Completed));
     let before = snapshot(db).await;
@@ -56,10 +56,10 @@ async fn rewrite_changes_nothing(db: &TestDb) {
 both_backends!(idempotent_rewrite, rewrite_changes_nothing);
 
 async fn pending_batch_walks_to_completed(db: &TestDb) {
-    assert!(db.store.create_batch("b-2", Some("car-17"), Some("VIN2")).await.expect("create"));
+    assert!(db.store.create_batch("b-2", Some("car-17"), Some("WVW00000000000002")).await.expect("create"));
     assert!(!db.store.create_batch("b-2", Some("car-18"), None).await.expect("create again"));
     assert_eq!(db.store.get_status("b-2").await.expect("status"), Some(BatchState::Pending));
-    let batch = synthetic("b-2", "VIN2", &[("P0171-00", 3)]);
+    let batch = synthetic("b-2", "WVW00000000000002", &[("P0171-00", 3)]);
     let outcome =
         write_finished_batch(&db.store, &Diagnoser::rules_only(), &batch, &[]).await.expect("write");
     assert_eq!(outcome, WriteOutcome::Written(BatchState::Completed));
@@ -76,7 +76,7 @@ async fn pending_batch_walks_to_completed(db: &TestDb) {
 both_backends!(pending_batch, pending_batch_walks_to_completed);
 
 async fn failed_batch_is_stored_with_its_reason(db: &TestDb) {
-    let mut batch = synthetic("b-3", "VIN3", &[]);
+    let mut batch = synthetic("b-3", "WVW00000000000003", &[]);
     batch.report = argus_pipeline::report::assemble_batch("b-3", 10, Vec::new()).report;
     batch.meta.failure = Some("batch has no files".into());
     let outcome =
@@ -92,7 +92,7 @@ both_backends!(failed_batch, failed_batch_is_stored_with_its_reason);
 async fn offsets_only_move_forward(db: &TestDb) {
     let diagnoser = Diagnoser::rules_only();
     let offset = |p, n| KafkaOffset { topic: "argus.files.ready".into(), partition: p, next_offset: n };
-    let batch = synthetic("b-4", "VIN4", &[("P0420-00", 1)]);
+    let batch = synthetic("b-4", "WVW00000000000004", &[("P0420-00", 1)]);
     write_finished_batch(&db.store, &diagnoser, &batch, &[offset(0, 10), offset(1, 5)]).await.expect("write");
     db.store.commit_offsets(&[offset(0, 7)]).await.expect("older offset");
     let stored = db.store.kafka_offsets("argus.files.ready").await.expect("offsets");
@@ -106,14 +106,14 @@ async fn offsets_only_move_forward(db: &TestDb) {
 both_backends!(offsets, offsets_only_move_forward);
 
 async fn inconsistent_batch_writes_nothing(db: &TestDb) {
-    let mut batch = synthetic("b-5", "VIN5", &[("P0301-00", 5)]);
+    let mut batch = synthetic("b-5", "WVW00000000000005", &[("P0301-00", 5)]);
     batch.code_counts[0].1 = 4;
     let diagnosis = Diagnoser::rules_only().rules(&batch);
     let err = db.store.write_batch(&batch, &diagnosis).await.unwrap_err();
     assert!(err.to_string().contains("code counts add up to 4"), "{err}");
     // A file whose counts contradict its status: the database refuses, the transaction
     // rolls back, and no trace of the batch remains.
-    let mut batch = synthetic("b-6", "VIN6", &[("P0301-00", 5)]);
+    let mut batch = synthetic("b-6", "WVW00000000000006", &[("P0301-00", 5)]);
     batch.report.files[0].error = Some("should not be here".into());
     let err = db.store.write_batch(&batch, &diagnosis).await.unwrap_err();
     assert!(err.is_constraint_violation(), "{err}");
@@ -165,7 +165,7 @@ async fn report_writer_from_a_worker_thread(db: &TestDb) {
         tokio::runtime::Handle::current(),
         Arc::new(argus_pipeline::Metrics::default()),
     );
-    let batch = synthetic("w-1", "VINW", &[("P0301-00", 2)]);
+    let batch = synthetic("w-1", "WVW0000000000000W", &[("P0301-00", 2)]);
     let fleet = argus_pipeline::report::FleetReport::from_batches([&batch], 10);
     let written = Arc::new(batch.clone());
     tokio::task::spawn_blocking(move || {
@@ -195,7 +195,7 @@ async fn refused_batch_fails_its_ack(db: &TestDb) {
         tokio::runtime::Handle::current(),
         metrics.clone(),
     );
-    let mut batch = synthetic("w-bad", "VINW", &[("P0301-00", 2)]);
+    let mut batch = synthetic("w-bad", "WVW0000000000000W", &[("P0301-00", 2)]);
     batch.report.error_events += 1; // the code counts no longer add up
     let outcome = tokio::task::spawn_blocking(move || {
         let (ack, watch) = argus_pipeline::BatchAck::standalone();

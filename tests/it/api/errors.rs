@@ -50,6 +50,10 @@ async fn every_bad_input(backend: Backend) {
     expect(&s, json(r#"{"color": "red"}"#), 400, "invalid_body").await;
     expect(&s, json(r#"{"vin": ""}"#), 400, "invalid_vin").await;
     expect(&s, json(r#"{"vin": "a b"}"#), 400, "invalid_vin").await;
+    // Not ISO 3779: 16 characters, an I, lowercase (the store could not hold them).
+    expect(&s, json(r#"{"vin": "WAUZZZ8V1KA00000"}"#), 400, "invalid_vin").await;
+    expect(&s, json(r#"{"vin": "WAUZZZ8V1KA00000I"}"#), 400, "invalid_vin").await;
+    expect(&s, json(r#"{"vin": "wauzzz8v1ka000001"}"#), 400, "invalid_vin").await;
     expect(&s, json(r#"{"vehicle_id": ""}"#), 400, "invalid_body").await;
 
     // An empty batch cannot complete.
@@ -92,7 +96,13 @@ async fn every_bad_input(backend: Backend) {
         expect(&s, c.get(url(&format!("/api/v1/fleet/top-errors?{q}"))), 400, "invalid_query").await;
     }
     for q in ["limit=0", "limit=x", "limit=501", "cursor=zz", "cursor=00"] {
-        expect(&s, c.get(url(&format!("/api/v1/vehicles/V1/batches?{q}"))), 400, "invalid_query").await;
+        expect(
+            &s,
+            c.get(url(&format!("/api/v1/vehicles/WAUZZZ8V1KA000001/batches?{q}"))),
+            400,
+            "invalid_query",
+        )
+        .await;
     }
 
     expect(&s, c.get(url("/api/v1/vehicles/a%20b/batches")), 400, "invalid_vin").await;

@@ -140,7 +140,7 @@ async fn fifty_concurrent_uploads(backend: Backend) {
         .map(|i| {
             let server = server.clone();
             tokio::spawn(async move {
-                let batch = server.create_batch(&format!("VIN{i:014}")).await;
+                let batch = server.create_batch(&format!("WVW{i:014}")).await;
                 let bytes = vec![i as u8; 200_000 + i * 1000];
                 let (status, body) = server.upload(&batch, "seg-00.rec", bytes.clone()).await;
                 assert_eq!(status, 201, "{body}");

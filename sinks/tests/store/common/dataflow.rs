@@ -24,7 +24,7 @@ pub fn rec_batch(dir: &Path, batch_id: &str, records: u64) -> Vec<FeedEvent> {
     let path = dir.join("seg-00.rec");
     let config = WriterConfig { chunk_bytes: 2048, compression: Compression::None, zstd_level: 1 };
     let out = std::fs::File::create(&path).expect("rec file");
-    let vin = b"VINSTORE000000001";
+    let vin = b"WVWST0RE000000001";
     let mut writer = RecWriter::new(out, vin, SESSION_NS, "fw-1.0", config).expect("writer");
     for i in 0..records {
         let record = Record {

@@ -1,0 +1,121 @@
+//! Retention (`argus prune`): the only way a final batch leaves the store.
+//!
+//! A batch is pruned when it has been final for longer than the given age: its
+//! `updated_at_ms`, which the database stamps when the batch becomes final and which
+//! nothing changes afterwards (a final row is immutable), is older than the cutoff. The
+//! completion time, not the last record's time: record timestamps are the vehicle's clock,
+//! absent from batches without records, and say nothing about how long the store has held
+//! the report.
+//!
+//! Pruning deletes the batch row; its files, codes, report, diagnosis, uploads and postings
+//! go with it (ON DELETE CASCADE), and a tombstone keeps its id, which the database then
+//! refuses to insert again. The database refuses these deletes outside a prune transaction
+//! (migration 0006), which marks itself: Postgres sets `argus.pruning` for the transaction
+//! only, SQLite holds the one row of `prune_in_progress` until it commits. The fleet
+//! reports the dataflow wrote (`fleet_reports`) are left as they are (sinks/README.md,
+//! "Retention").
+
+use std::time::Duration;
+
+use super::{Backend, Store, begin_write, dialect, with_pool};
+use crate::error::StoreError;
+
+/// How many batches one prune transaction removes: the locks and the cascade stay small
+/// whatever the backlog.
+const CHUNK: i64 = 500;
+
+/// What a prune removed, or would remove on a dry run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pruned {
+    pub batches: u64,
+}
+
+/// The final batches that became final more than `$1` milliseconds ago, by the database
+/// clock.
+fn due_sql(backend: Backend) -> &'static str {
+    dialect(
+        backend,
+        "FROM batches WHERE status IN ('completed', 'failed') AND updated_at_ms < argus_now_ms() - $1",
+        "FROM batches WHERE status IN ('completed', 'failed') \
+         AND updated_at_ms < CAST(unixepoch('subsec') * 1000 AS INTEGER) - $1",
+    )
+}
+
+impl Store {
+    /// Whether `argus prune` removed the batch (its id is tombstoned).
+    pub async fn is_pruned(&self, batch_id: &str) -> Result<bool, StoreError> {
+        let sql = "SELECT COUNT(*) FROM batch_tombstones WHERE batch_id = $1";
+        let n: i64 = with_pool!(self, pool => sqlx::query_scalar(sql).bind(batch_id).fetch_one(pool).await?);
+        Ok(n > 0)
+    }
+
+    /// How many batches [`Store::prune`] would remove now (a dry run).
+    pub async fn prunable(&self, older_than: Duration) -> Result<Pruned, StoreError> {
+        let sql = format!("SELECT COUNT(*) {}", due_sql(self.backend()));
+        let age = age_ms(older_than);
+        let n: i64 = with_pool!(self, pool => sqlx::query_scalar(&sql).bind(age).fetch_one(pool).await?);
+        Ok(Pruned { batches: u64::try_from(n).unwrap_or_default() })
+    }
+
+    /// Removes every batch that has been final for longer than `older_than`, with
+    /// everything that belongs to it, and tombstones its id; [`CHUNK`] batches per
+    /// transaction, oldest first.
+    pub async fn prune(&self, older_than: Duration) -> Result<Pruned, StoreError> {
+        let age = age_ms(older_than);
+        let mut pruned = Pruned::default();
+        loop {
+            let removed = self.prune_chunk(age).await?;
+            pruned.batches += removed;
+            if removed < CHUNK as u64 {
+                tracing::info!(batches = pruned.batches, "prune done");
+                return Ok(pruned);
+            }
+        }
+    }
+
+    async fn prune_chunk(&self, age_ms: i64) -> Result<u64, StoreError> {
+        let backend = self.backend();
+        let due = format!(
+            "SELECT batch_id {} ORDER BY updated_at_ms, batch_id LIMIT $2{}",
+            due_sql(backend),
+            dialect(backend, " FOR UPDATE", "")
+        );
+        let tombstone = dialect(
+            backend,
+            "INSERT INTO batch_tombstones (batch_id) SELECT json_array_elements_text($1::json)",
+            "INSERT INTO batch_tombstones (batch_id) SELECT value FROM json_each($1)",
+        );
+        let delete = dialect(
+            backend,
+            "DELETE FROM batches WHERE batch_id IN (SELECT json_array_elements_text($1::json))",
+            "DELETE FROM batches WHERE batch_id IN (SELECT value FROM json_each($1))",
+        );
+        let mark = dialect(
+            backend,
+            "SELECT set_config('argus.pruning', 'on', true)",
+            "INSERT INTO prune_in_progress (only_row) VALUES (1)",
+        );
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_with(begin_write(backend)).await?;
+            sqlx::query(mark).execute(&mut *tx).await?;
+            let ids: Vec<String> = sqlx::query_scalar(&due).bind(age_ms).bind(CHUNK).fetch_all(&mut *tx).await?;
+            let json = serde_json::to_string(&ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            sqlx::query(tombstone).bind(&json).execute(&mut *tx).await?;
+            let removed = sqlx::query(delete).bind(&json).execute(&mut *tx).await?.rows_affected();
+            if backend == Backend::Sqlite {
+                sqlx::query("DELETE FROM prune_in_progress").execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            if removed > 0 {
+                tracing::debug!(batches = removed, first = %ids[0], "pruned");
+            }
+            Ok(removed)
+        })
+    }
+}
+
+/// The age in milliseconds, capped so that `now - age` cannot overflow in SQL (the cap is
+/// some 146 million years: nothing is that old).
+fn age_ms(age: Duration) -> i64 {
+    i64::try_from(age.as_millis()).unwrap_or(i64::MAX).min(i64::MAX / 2)
+}
