@@ -13,18 +13,18 @@ use serde_json::{Value, json};
 use crate::util::{argus, free_port, run_ok, vectors};
 
 /// A running `argus serve` over a data directory.
-struct Serve {
+pub(crate) struct Serve {
     child: Child,
-    base: String,
-    client: reqwest::Client,
+    pub(crate) base: String,
+    pub(crate) client: reqwest::Client,
 }
 
 impl Serve {
-    async fn start(data_dir: &Path) -> Self {
+    pub(crate) async fn start(data_dir: &Path) -> Self {
         Self::start_with_env(data_dir, &[]).await
     }
 
-    async fn start_with_env(data_dir: &Path, env: &[(&str, String)]) -> Self {
+    pub(crate) async fn start_with_env(data_dir: &Path, env: &[(&str, String)]) -> Self {
         let port = free_port();
         let child = argus()
             .envs(env.iter().map(|(k, v)| (k, v)))
@@ -45,17 +45,17 @@ impl Serve {
         serve
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}/api/v1{path}", self.base)
     }
 
-    async fn get(&self, path: &str) -> (u16, Value) {
+    pub(crate) async fn get(&self, path: &str) -> (u16, Value) {
         let response = self.client.get(self.url(path)).send().await.unwrap();
         (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
     }
 
     /// Creates a batch, uploads the `*.rec` files of `dir`, completes it; returns its id.
-    async fn upload_batch(&self, dir: &Path) -> String {
+    pub(crate) async fn upload_batch(&self, dir: &Path) -> String {
         let created: Value = self
             .client
             .post(self.url("/batches"))
@@ -84,7 +84,7 @@ impl Serve {
         id
     }
 
-    async fn wait_final(&self, id: &str) -> String {
+    pub(crate) async fn wait_final(&self, id: &str) -> String {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
             let (_, batch) = self.get(&format!("/batches/{id}")).await;
@@ -118,7 +118,7 @@ impl Drop for Serve {
     }
 }
 
-fn rec_files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn rec_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -129,7 +129,7 @@ fn rec_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The vector batches that have files (an empty batch cannot be completed: 4xx), by id.
-fn vector_batches() -> Vec<(String, PathBuf)> {
+pub(crate) fn vector_batches() -> Vec<(String, PathBuf)> {
     let mut batches: Vec<(String, PathBuf)> = std::fs::read_dir(vectors().join("data"))
         .unwrap()
         .map(|e| e.unwrap().path())
