@@ -95,7 +95,7 @@ fn lifecycle(current: BatchState) -> Markup {
         ol.lifecycle #lifecycle aria-label="Batch lifecycle" {
             @for (i, step) in steps.iter().enumerate() {
                 @let done = current_at.is_some_and(|at| i < at) || current == BatchState::Failed && i == 0;
-                li data-step=(step.as_str) class=[done.then_some("done")]
+                li data-step=(step.as_str()) class=[done.then_some("done")]
                     aria-current=[(Some(i) == current_at).then_some("step")] { (step.as_str()) }
             }
             @if current == BatchState::Failed { li.failed aria-current="step" data-step="failed" { "failed" } }

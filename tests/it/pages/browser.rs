@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::util::free_port;
 
 /// The W3C name of an element reference in WebDriver answers.
-const ELEMENT: &str = "element-6066-11e4-a52f-4a756e5f6e5a";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 pub struct Browser {
     driver: Child,
@@ -96,7 +96,7 @@ impl Browser {
 
     pub async fn find(&self, css: &str) -> Element {
         let found = self.post("/element", json!({ "using": "css selector", "value": css })).await;
-        Element(found[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}")).to_owned())
+        Element(found[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}: {found}")).to_owned())
     }
 
     pub async fn text(&self, css: &str) -> String {
