@@ -3,11 +3,17 @@
 //!
 //! Tokens are compared as SHA-256 digests with [`subtle`]: every configured token is
 //! checked, in constant time, whatever matches, so timing says nothing about them.
+//!
+//! Browsers cannot put a bearer header on a page load or an `EventSource`, so the login
+//! page keeps a reader's token in the [`TOKEN_COOKIE`] cookie. The cookie stands in for
+//! the header on reads only: a browser sends it with every request, whoever caused the
+//! request, so it must never authorise an upload.
 
 use std::path::Path;
 
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderMap;
+use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -122,13 +128,43 @@ impl Tokens {
 
     /// Whether a request with this `Authorization` header may act as `needed`.
     pub fn authorize(&self, header: Option<&str>, needed: Role) -> Result<(), ApiError> {
+        self.authorize_token(header.and_then(|h| h.strip_prefix("Bearer ")), needed)
+    }
+
+    /// Whether the bearer of `token` may act as `needed`.
+    pub fn authorize_token(&self, token: Option<&str>, needed: Role) -> Result<(), ApiError> {
         if self.is_empty() {
             return Ok(());
         }
-        let token = header.and_then(|h| h.strip_prefix("Bearer ")).ok_or(ApiError::Unauthorized)?;
-        let role = self.role_of(token.trim()).ok_or(ApiError::Unauthorized)?;
+        let role = token.and_then(|t| self.role_of(t.trim())).ok_or(ApiError::Unauthorized)?;
         if role.allows(needed) { Ok(()) } else { Err(ApiError::Forbidden) }
     }
+}
+
+/// The cookie that carries a reader's token for pages (set by the login page).
+pub const TOKEN_COOKIE: &str = "argus_token";
+
+/// The token a request presents for `needed`: its bearer header, else, for reads only,
+/// the login cookie.
+pub(crate) fn presented_token(headers: &HeaderMap, needed: Role) -> Option<&str> {
+    let bearer = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+    match bearer {
+        Some(header) => header.strip_prefix("Bearer "),
+        None if needed == Role::Reader => cookie(headers, TOKEN_COOKIE),
+        None => None,
+    }
+}
+
+/// The value of cookie `name`, if the request carries it.
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|list| list.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
 }
 
 fn digest(token: &str) -> [u8; 32] {
@@ -136,8 +172,7 @@ fn digest(token: &str) -> [u8; 32] {
 }
 
 fn check(parts: &Parts, state: &AppState, needed: Role) -> Result<(), ApiError> {
-    let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-    state.config().tokens.authorize(header, needed)
+    state.config().tokens.authorize_token(presented_token(&parts.headers, needed), needed)
 }
 
 /// A caller allowed to upload (role `vehicle` or `admin`).
@@ -183,6 +218,21 @@ mod tests {
         assert_eq!(Tokens::default().authorize(None, Role::Vehicle).map_err(|e| e.code()), Ok(()));
         assert!(Tokens::parse_list("root:x").is_err());
         assert!(Tokens::parse_list("reader").is_err());
+    }
+
+    #[test]
+    fn the_login_cookie_reads_but_never_uploads() {
+        let tokens = Tokens::parse_list("reader:r1,admin:a1").unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(COOKIE, "theme=dark; argus_token=a1".parse().unwrap());
+        let auth = |headers: &HeaderMap, role| {
+            tokens.authorize_token(presented_token(headers, role), role).map_err(|e| e.code())
+        };
+        assert_eq!(auth(&headers, Role::Reader), Ok(()));
+        assert_eq!(auth(&headers, Role::Vehicle), Err("unauthorized"), "a cookie never uploads");
+        headers.insert(AUTHORIZATION, "Bearer nope".parse().unwrap());
+        assert_eq!(auth(&headers, Role::Reader), Err("unauthorized"), "a header, when sent, is what counts");
+        assert_eq!(cookie(&HeaderMap::new(), TOKEN_COOKIE), None);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The Argus HTTP API (spec: reports-events-api.md, "REST API"): two-phase uploads into
 //! the object store with file-ready events on the queue, report reads through a
 //! coalescing cache, the fleet report, a vehicle's batches, Server-Sent Events of a
-//! batch's status, bearer-token roles, and the operations endpoints.
+//! batch's status, bearer-token roles, the operations endpoints, and the HTML pages
+//! (`pages`) over the same reads.
 //!
 //! ```ignore
 //! let state = AppState::new(config, store, Objects::local(dir)?, publisher, None);
@@ -20,6 +21,7 @@ pub mod metrics;
 mod objects;
 mod openapi;
 mod ops;
+mod pages;
 mod routes;
 mod state;
 mod streaming;
@@ -43,7 +45,8 @@ use routes::{batches, events, fleet, reports, upload, vehicles};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Every route of the API over `state`, with metrics, request ids and request logs.
+/// Every route of the API and every page over `state`, with metrics, request ids and
+/// request logs.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/batches", post(batches::create))
@@ -60,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(metrics::render))
         .route("/openapi.json", get(openapi::document))
+        .merge(pages::routes())
         .route_layer(axum::middleware::from_fn(metrics::track))
         .fallback(ops::no_route)
         .method_not_allowed_fallback(ops::method_not_allowed)

@@ -1,10 +1,12 @@
-//! Operations: liveness, readiness, and the JSON answers for unknown routes and methods.
+//! Operations: liveness, readiness, and the answers for unknown routes and methods.
 
 use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::Uri;
+use axum::http::header::ACCEPT;
+use axum::http::{HeaderMap, Uri};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
@@ -38,9 +40,14 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     Ok(Json(json!({"status": "ready", "store": "ok", "queue": "ok"})))
 }
 
-/// Any path no route matches.
-pub async fn no_route(uri: Uri) -> ApiError {
-    ApiError::NoRoute(uri.path().to_owned())
+/// Any path no route matches: the 404 page for a browser outside `/api`, else JSON.
+pub async fn no_route(uri: Uri, headers: HeaderMap) -> Response {
+    let wants_html =
+        headers.get(ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    if wants_html && !uri.path().starts_with("/api/") {
+        return crate::pages::not_found(&uri);
+    }
+    ApiError::NoRoute(uri.path().to_owned()).into_response()
 }
 
 /// A known path with the wrong method.

@@ -6,6 +6,7 @@ mod broker;
 mod db;
 mod generate;
 mod inspect;
+mod pages;
 mod prune;
 mod replay;
 mod s3;

@@ -16,15 +16,15 @@ use crate::util::{argus, free_port, run_ok, vectors};
 pub(crate) struct Serve {
     child: Child,
     pub base: String,
-    client: reqwest::Client,
+    pub client: reqwest::Client,
 }
 
 impl Serve {
-    async fn start(data_dir: &Path) -> Self {
+    pub(crate) async fn start(data_dir: &Path) -> Self {
         Self::start_with_env(data_dir, &[]).await
     }
 
-    async fn start_with_env(data_dir: &Path, env: &[(&str, String)]) -> Self {
+    pub async fn start_with_env(data_dir: &Path, env: &[(&str, String)]) -> Self {
         Self::start_with(data_dir, &[], env).await
     }
 
@@ -124,7 +124,7 @@ impl Drop for Serve {
     }
 }
 
-fn rec_files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn rec_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -16,7 +16,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct FleetParams {
     /// Codes to list, 1-1000 (default: the stored report's, else 10).
@@ -37,6 +37,27 @@ pub async fn top_errors(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<FleetParams>,
 ) -> ApiResult<Response> {
+    match answer(&state, params).await? {
+        Answer::Stored(document) => Ok(json(document)),
+        Answer::Computed(report) => Ok(json(encode(&report)?)),
+    }
+}
+
+/// The fleet report `params` ask for, parsed (what the fleet page shows).
+pub async fn report(state: &AppState, params: FleetParams) -> ApiResult<FleetReport> {
+    match answer(state, params).await? {
+        Answer::Stored(document) => parse(&document),
+        Answer::Computed(report) => Ok(report),
+    }
+}
+
+/// A fleet report as the store gave it: the stored document is served byte for byte.
+enum Answer {
+    Stored(String),
+    Computed(FleetReport),
+}
+
+async fn answer(state: &AppState, params: FleetParams) -> ApiResult<Answer> {
     if params.k.is_some_and(|k| k == 0 || k > MAX_K) {
         return Err(ApiError::InvalidQuery(format!("k must be 1-{MAX_K}")));
     }
@@ -45,22 +66,24 @@ pub async fn top_errors(
     if !filtered {
         if let Some(document) = state.store().get_fleet_report_json(FleetView::AllTime).await? {
             match params.k {
-                None => return Ok(json(document)),
+                None => return Ok(Answer::Stored(document)),
                 Some(k) => {
-                    let mut report: FleetReport = serde_json::from_str(&document)
-                        .map_err(|e| ApiError::Internal(format!("stored fleet report: {e}")))?;
+                    let mut report = parse(&document)?;
                     if k <= report.k {
                         report.top_errors.truncate(k);
                         report.k = k;
-                        return Ok(json(encode(&report)?));
+                        return Ok(Answer::Computed(report));
                     }
                 }
             }
         }
     }
     let query = FleetQuery { k: params.k.unwrap_or(10), window, vin: params.vin, firmware: params.firmware };
-    let report = state.store().fleet_top_errors(&query).await?;
-    Ok(json(encode(&report)?))
+    Ok(Answer::Computed(state.store().fleet_top_errors(&query).await?))
+}
+
+fn parse(document: &str) -> ApiResult<FleetReport> {
+    serde_json::from_str(document).map_err(|e| ApiError::Internal(format!("stored fleet report: {e}")))
 }
 
 fn parse_window(text: &str) -> ApiResult<TimeWindow> {

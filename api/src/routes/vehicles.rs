@@ -53,11 +53,11 @@ pub async fn batches(
     Ok(Json(VehicleBatches { vin, batches, next_cursor }))
 }
 
-fn encode_cursor(last: &BatchSummary) -> String {
+pub(crate) fn encode_cursor(last: &BatchSummary) -> String {
     hex::encode(format!("{}:{}", last.created_at_ms, last.batch_id))
 }
 
-fn decode_cursor(cursor: &str) -> ApiResult<BatchCursor> {
+pub(crate) fn decode_cursor(cursor: &str) -> ApiResult<BatchCursor> {
     let bad = || ApiError::InvalidQuery(format!("cursor {cursor:?} is not one this server gave out"));
     let text = String::from_utf8(hex::decode(cursor).map_err(|_| bad())?).map_err(|_| bad())?;
     let (ms, batch_id) = text.split_once(':').ok_or_else(bad)?;

@@ -7,6 +7,7 @@
 
 mod advance;
 mod budget;
+mod dashboard;
 mod fleet;
 mod fleet_reports;
 mod progress;
@@ -30,6 +31,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 pub use budget::{CallTicket, Reservation, TokenUsage};
+pub use dashboard::RecentBatch;
 pub use fleet::{FleetQuery, TimeWindow};
 pub use fleet_reports::FleetView;
 pub use prune::Pruned;

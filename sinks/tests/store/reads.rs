@@ -126,3 +126,18 @@ async fn similar_batches_by_cosine(db: &TestDb) {
     assert!(first.similar_batches.is_empty());
 }
 both_backends!(similar_batches, similar_batches_by_cosine);
+
+async fn dashboard_counts_and_latest_batches(db: &TestDb) {
+    assert!(db.store.count_batches_by_status().await.expect("counts").is_empty(), "an empty fleet");
+    write_all(db, &fleet_batches()).await;
+    db.store.create_batch("p", Some("car-1"), None).await.expect("a pending batch");
+    let counts = db.store.count_batches_by_status().await.expect("counts");
+    assert_eq!(counts, [(BatchState::Pending, 1), (BatchState::Completed, 3), (BatchState::Failed, 1)]);
+    let latest = db.store.latest_batches(3).await.expect("latest");
+    let ids: Vec<&str> = latest.iter().map(|b| b.batch_id.as_str()).collect();
+    assert_eq!(ids, ["p", "f", "m"]);
+    assert_eq!((latest[0].risk, latest[0].vehicle_id.as_deref()), (None, Some("car-1")), "not diagnosed");
+    assert!(latest[2].risk.is_some(), "a diagnosed batch has its risk");
+    assert_eq!(latest[2].vin.as_deref(), Some("VIN2"));
+}
+both_backends!(dashboard_reads, dashboard_counts_and_latest_batches);
