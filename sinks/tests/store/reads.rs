@@ -138,6 +138,6 @@ async fn dashboard_counts_and_latest_batches(db: &TestDb) {
     assert_eq!(ids, ["p", "f", "m"]);
     assert_eq!((latest[0].risk, latest[0].vehicle_id.as_deref()), (None, Some("car-1")), "not diagnosed");
     assert!(latest[2].risk.is_some(), "a diagnosed batch has its risk");
-    assert_eq!(latest[2].vin.as_deref(), Some("VIN2"));
+    assert_eq!(latest[2].vin.as_deref(), Some("WVW00000000000002"));
 }
 both_backends!(dashboard_reads, dashboard_counts_and_latest_batches);
