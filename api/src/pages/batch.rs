@@ -180,8 +180,8 @@ fn files(files: &[FileEntry]) -> Markup {
                                     td.num { (format::count(f.records)) }
                                     td.num { (format::count(f.error_events)) }
                                     td.num { (format::count(f.chunks_good)) }
-                                    td.num class=[(f.chunks_corrupt > 0).then_some("damage")] { (format::count(f.chunks_corrupt)) }
-                                    td.num class=[(f.bytes_skipped > 0).then_some("damage")] { (format::count(f.bytes_skipped)) }
+                                    td.num.damage[f.chunks_corrupt > 0] { (format::count(f.chunks_corrupt)) }
+                                    td.num.damage[f.bytes_skipped > 0] { (format::count(f.bytes_skipped)) }
                                     td class=[f.truncated.then_some("damage")] { @if f.truncated { "yes" } @else { "no" } }
                                     td { @if let Some(error) = &f.error { (error) } }
                                 }

@@ -37,7 +37,8 @@ async fn a_batch_uploaded_through_the_upload_page_turns_completed_live() {
     let files = rec_files(&dir);
     visit(&browser, &serve, "/upload").await;
     let input = browser.find("#files").await;
-    let paths: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    // chromedriver takes canonical paths only (no `..`).
+    let paths: Vec<String> = files.iter().map(|f| f.canonicalize().unwrap().display().to_string()).collect();
     browser.type_into(&input, &paths.join("\n")).await;
     let listed = browser.run("return document.querySelectorAll('#file-list li').length", json!([])).await;
     assert_eq!(listed, json!(files.len()), "one progress row per file");
@@ -61,7 +62,9 @@ async fn a_batch_uploaded_through_the_upload_page_turns_completed_live() {
     assert_eq!(browser.run("return window.stayed === true", json!([])).await, true, "no reload");
     let trail: Vec<String> =
         serde_json::from_value(browser.run("return window.argusStatusTrail", json!([])).await).unwrap();
-    assert_eq!(trail.first(), landed.as_str().map(str::to_owned).as_ref(), "{trail:?}");
+    // The stream opens at the status of that moment, which may be past the one rendered.
+    let first = trail.first().map(String::as_str).unwrap_or_default();
+    assert!(!["completed", "failed"].contains(&first), "the page followed a moving batch: {trail:?}");
     assert_eq!(trail.last().map(String::as_str), Some("completed"), "{trail:?}");
     let shown = browser.run("return document.getElementById('batch-status').dataset.status", json!([])).await;
     assert_eq!(shown, "completed");

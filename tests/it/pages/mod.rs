@@ -69,7 +69,7 @@ async fn an_empty_fleet_an_unknown_batch_and_an_unknown_vehicle_render() {
     assert_clean_console(&browser, "upload").await;
     browser.screenshot("upload").await;
 
-    visit(&browser, &serve, "/vehicles/NOSUCHVIN0000001").await;
+    visit(&browser, &serve, "/vehicles/WVWZZZ1KZ8W000001").await;
     assert!(browser.text("main").await.contains("No batches from this vehicle"));
     assert_clean_console(&browser, "unknown vehicle").await;
 
