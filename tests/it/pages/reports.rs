@@ -95,7 +95,7 @@ async fn batch_fleet_and_vehicle_pages_show_what_the_api_serves() {
     let (_, filtered) = serve.get(&format!("/fleet/top-errors?k=10&vin={vin}")).await;
     visit(&browser, &serve, &format!("/?window=all&vin={vin}")).await;
     assert_eq!(bars(&browser, "fleet-top-codes").await, top_codes(&filtered));
-    let (_, recent) = serve.get(&format!("/fleet/top-errors?k=10&window=1h")).await;
+    let (_, recent) = serve.get("/fleet/top-errors?k=10&window=1h").await;
     visit(&browser, &serve, "/?window=1h").await;
     assert_eq!(bars(&browser, "fleet-top-codes").await, top_codes(&recent), "the window selector");
 
