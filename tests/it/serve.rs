@@ -244,15 +244,7 @@ async fn the_vectors_uploaded_to_argus_serve_give_the_expected_reports() {
 /// them completed, none reported); started again without it, it reports them all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kill_between_complete_and_report_loses_no_batch() {
-    // An "LLM" that accepts connections and never answers.
-    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let llm = format!("http://{}/v1", silent.local_addr().unwrap());
-    let held = tokio::spawn(async move {
-        let mut connections = Vec::new();
-        while let Ok((socket, _)) = silent.accept().await {
-            connections.push(socket);
-        }
-    });
+    let (llm, held) = crate::util::silent_llm().await;
     let data = tempfile::tempdir().unwrap();
     let env = [
         ("ARGUS_LLM_BASE_URL", llm),

@@ -16,19 +16,6 @@ use crate::streaming::harness::{PipelineArgs, PipelineProcess, broker_with_topic
 
 const BUCKET: &str = "uploads";
 
-/// An "LLM" that accepts connections and never answers: batches wait at `diagnosing`.
-async fn silent_llm() -> (String, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    let held = tokio::spawn(async move {
-        let mut connections = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            connections.push(socket);
-        }
-    });
-    (url, held)
-}
-
 /// The statuses a Server-Sent Events stream carries, collected until it closes.
 fn follow(serve: &Serve, id: &str) -> tokio::task::JoinHandle<Vec<String>> {
     let url = serve.url(&format!("/batches/{id}/events"));
@@ -76,7 +63,7 @@ async fn uploads_through_postgres_s3_and_kafka_survive_a_pipeline_kill() {
 
     // The first pipeline diagnoses with an LLM that never answers: every batch stops at
     // `diagnosing`, its offsets uncommitted.
-    let (llm, held) = silent_llm().await;
+    let (llm, held) = crate::util::silent_llm().await;
     let pipeline_args = PipelineArgs {
         brokers: broker.bootstrap(),
         database_url: db.url(),

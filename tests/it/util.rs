@@ -83,3 +83,17 @@ pub fn vector_root(into: &Path) -> PathBuf {
     }
     root
 }
+
+/// An "LLM" that accepts connections and never answers, so that batches wait at
+/// `diagnosing`: its base URL, and the task holding the connections (abort it to let go).
+pub async fn silent_llm() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut connections = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            connections.push(socket);
+        }
+    });
+    (url, held)
+}

@@ -16,14 +16,7 @@ const LLM_TIMEOUT_SECS: u64 = 6;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_uploaded_through_the_upload_page_turns_completed_live() {
-    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let llm = format!("http://{}/v1", silent.local_addr().unwrap());
-    let held = tokio::spawn(async move {
-        let mut connections = Vec::new();
-        while let Ok((socket, _)) = silent.accept().await {
-            connections.push(socket);
-        }
-    });
+    let (llm, held) = crate::util::silent_llm().await;
     let data = tempfile::tempdir().unwrap();
     let env = [
         ("ARGUS_LLM_BASE_URL", llm),
