@@ -161,20 +161,24 @@ fn expected_report(vector_id: &str) -> Value {
     comparable(serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap())
 }
 
-/// Reads the Server-Sent Events of a batch until the server closes the stream.
+/// Reads the Server-Sent Events of a batch until the server closes the stream (at most
+/// 60 s).
 pub(crate) async fn status_events(serve: &Serve, id: &str) -> Vec<String> {
-    let response = serve.client.get(serve.url(&format!("/batches/{id}/events"))).send().await.unwrap();
+    let url = serve.url(&format!("/batches/{id}/events"));
+    tokio::time::timeout(Duration::from_secs(60), statuses_until_closed(url))
+        .await
+        .expect("the stream closes once the batch is final")
+}
+
+/// The statuses the Server-Sent Events at `url` carry, collected until the stream closes.
+pub(crate) async fn statuses_until_closed(url: String) -> Vec<String> {
+    let response = reqwest::get(url).await.unwrap();
     assert_eq!(response.status(), 200);
     let mut body = response.bytes_stream();
     let mut text = String::new();
-    let read = async {
-        while let Some(chunk) = body.next().await {
-            text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(60), read)
-        .await
-        .expect("the stream closes once the batch is final");
+    while let Some(chunk) = body.next().await {
+        text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+    }
     text.lines()
         .filter_map(|l| l.strip_prefix("data:"))
         .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())

@@ -6,34 +6,12 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
-use serde_json::Value;
-
 use crate::db::Db;
 use crate::s3::S3Server;
-use crate::serve::{Serve, assert_reports_and_fleet, vector_batches};
+use crate::serve::{Serve, assert_reports_and_fleet, statuses_until_closed, vector_batches};
 use crate::streaming::harness::{PipelineArgs, PipelineProcess, broker_with_topics};
 
 const BUCKET: &str = "uploads";
-
-/// The statuses a Server-Sent Events stream carries, collected until it closes.
-fn follow(serve: &Serve, id: &str) -> tokio::task::JoinHandle<Vec<String>> {
-    let url = serve.url(&format!("/batches/{id}/events"));
-    tokio::spawn(async move {
-        let response = reqwest::get(url).await.unwrap();
-        assert_eq!(response.status(), 200);
-        let mut body = response.bytes_stream();
-        let mut text = String::new();
-        while let Some(chunk) = body.next().await {
-            text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-        }
-        text.lines()
-            .filter_map(|l| l.strip_prefix("data:"))
-            .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
-            .filter_map(|v| v["status"].as_str().map(str::to_owned))
-            .collect()
-    })
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_through_postgres_s3_and_kafka_survive_a_pipeline_kill() {
@@ -83,7 +61,12 @@ async fn uploads_through_postgres_s3_and_kafka_survive_a_pipeline_kill() {
     for (vector_id, dir) in vector_batches() {
         uploaded.push((vector_id, serve.upload_batch(&dir).await));
     }
-    let followed = uploaded.iter().map(|(_, id)| (id.clone(), follow(&serve, id))).collect::<Vec<_>>();
+    let followed = uploaded
+        .iter()
+        .map(|(_, id)| {
+            (id.clone(), tokio::spawn(statuses_until_closed(serve.url(&format!("/batches/{id}/events")))))
+        })
+        .collect::<Vec<_>>();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     loop {
         let mut statuses = Vec::new();

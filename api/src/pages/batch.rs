@@ -82,14 +82,7 @@ fn heading(batch: &BatchView) -> Markup {
 
 /// The states a batch walks, the current one marked.
 fn lifecycle(current: BatchState) -> Markup {
-    let steps = [
-        BatchState::Pending,
-        BatchState::Uploaded,
-        BatchState::Scattering,
-        BatchState::Gathering,
-        BatchState::Diagnosing,
-        BatchState::Completed,
-    ];
+    let steps = BatchState::CHAIN;
     let current_at = steps.iter().position(|s| *s == current);
     html! {
         ol.lifecycle #lifecycle aria-label="Batch lifecycle" {

@@ -22,17 +22,17 @@ pub enum BatchState {
     Failed,
 }
 
-/// The forward chain, in order; `Failed` is reachable from every state after `Pending`.
-const CHAIN: [BatchState; 6] = [
-    BatchState::Pending,
-    BatchState::Uploaded,
-    BatchState::Scattering,
-    BatchState::Gathering,
-    BatchState::Diagnosing,
-    BatchState::Completed,
-];
-
 impl BatchState {
+    /// The forward chain, in order; `Failed` is reachable from every state after `Pending`.
+    pub const CHAIN: [BatchState; 6] = [
+        BatchState::Pending,
+        BatchState::Uploaded,
+        BatchState::Scattering,
+        BatchState::Gathering,
+        BatchState::Diagnosing,
+        BatchState::Completed,
+    ];
+
     pub const ALL: [BatchState; 7] = [
         BatchState::Pending,
         BatchState::Uploaded,
@@ -63,8 +63,7 @@ impl BatchState {
     /// Whether `self` comes before `to` on the forward chain: a working state that `to`
     /// lies ahead of. A final state precedes nothing, and `failed` is not on the chain.
     pub fn precedes(self, to: BatchState) -> bool {
-        let at = |s| CHAIN.iter().position(|&c| c == s);
-        !self.is_terminal() && matches!((at(self), at(to)), (Some(a), Some(b)) if a < b)
+        !self.is_terminal() && matches!((self.chain_index(), to.chain_index()), (Some(a), Some(b)) if a < b)
     }
 
     /// Whether `self → to` is one legal move (the same table as the database's).
@@ -72,8 +71,12 @@ impl BatchState {
         if to == BatchState::Failed {
             return !self.is_terminal() && self != BatchState::Pending;
         }
-        let at = |s| CHAIN.iter().position(|&c| c == s);
-        matches!((at(self), at(to)), (Some(a), Some(b)) if b == a + 1)
+        matches!((self.chain_index(), to.chain_index()), (Some(a), Some(b)) if b == a + 1)
+    }
+
+    /// Where `self` stands on the forward chain (`None` for `failed`).
+    fn chain_index(self) -> Option<usize> {
+        Self::CHAIN.iter().position(|&c| c == self)
     }
 
     /// The states to pass through, in order, to get from `self` to `to` (excluding `self`);
@@ -85,8 +88,7 @@ impl BatchState {
             let next = if to == BatchState::Failed && at.can_move_to(BatchState::Failed) {
                 BatchState::Failed
             } else {
-                let i = CHAIN.iter().position(|&c| c == at)?;
-                *CHAIN.get(i + 1)?
+                *Self::CHAIN.get(at.chain_index()? + 1)?
             };
             path.push(next);
             at = next;
