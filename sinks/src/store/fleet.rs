@@ -35,9 +35,31 @@ impl FleetQuery {
 }
 
 /// `COUNT(*)`, `SUM(records)`, `SUM(error_events)` of the selected batches.
-type Totals = (i64, i64, i64);
+pub(super) type Totals = (i64, i64, i64);
 /// code, events, batches, vins.
-type CodeRow = (String, i64, i64, i64);
+pub(super) type CodeRow = (String, i64, i64, i64);
+
+/// The report of `k` codes from the statements' rows.
+pub(super) fn report(k: usize, totals: Totals, top: Vec<CodeRow>) -> Result<FleetReport, StoreError> {
+    let top_errors = top
+        .into_iter()
+        .map(|(code, count, batches, vins)| {
+            Ok(FleetTopError {
+                code,
+                count: to_u64(count, "count")?,
+                batches: to_u64(batches, "batches")?,
+                vins: to_u64(vins, "vins")?,
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+    Ok(FleetReport {
+        k,
+        batches: to_u64(totals.0, "batches")?,
+        records: to_u64(totals.1, "records")?,
+        error_events: to_u64(totals.2, "error_events")?,
+        top_errors,
+    })
+}
 
 impl FleetQuery {
     /// The WHERE conditions of this query's filters over a table with `vin`, `firmware`
@@ -119,11 +141,15 @@ impl Store {
     /// `vins` count distinct batches and VINs in which a code occurred; ordered by count
     /// descending, then code in byte order.
     ///
-    /// With a VIN or a firmware, both statements read only that vehicle's or firmware's
-    /// index range (in the window, if any), not the fleet's history. Without either, this
+    /// With a VIN, both statements read only that vehicle's index range (in the window, if
+    /// any), not the fleet's history; with a firmware alone, the firmware's day rollups
+    /// (fleet_firmware.rs), since a firmware's history is a share of the fleet's. Without either, this
     /// aggregates every completed batch in the window: the API serves the unfiltered
     /// fleet from the rows the dataflow maintains (`get_fleet_report_json`) instead.
     pub async fn fleet_top_errors(&self, query: &FleetQuery) -> Result<FleetReport, StoreError> {
+        if let (None, Some(firmware)) = (&query.vin, &query.firmware) {
+            return self.fleet_by_firmware(firmware, query.window, query.k).await;
+        }
         let limit = i64::try_from(query.k).map_err(|_| StoreError::OutOfRange(format!("k = {}", query.k)))?;
         let (conditions, params) = query.conditions()?;
         let totals_sql = totals_sql(&conditions);
@@ -133,29 +159,15 @@ impl Store {
             let top = bind_params!(sqlx::query_as(&top_sql), &params).bind(limit).fetch_all(pool).await?;
             (totals, top)
         });
-        let top_errors = top
-            .into_iter()
-            .map(|(code, count, batches, vins)| {
-                Ok(FleetTopError {
-                    code,
-                    count: to_u64(count, "count")?,
-                    batches: to_u64(batches, "batches")?,
-                    vins: to_u64(vins, "vins")?,
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
-        Ok(FleetReport {
-            k: query.k,
-            batches: to_u64(totals.0, "batches")?,
-            records: to_u64(totals.1, "records")?,
-            error_events: to_u64(totals.2, "error_events")?,
-            top_errors,
-        })
+        report(query.k, totals, top)
     }
 
     /// The plans of the two statements [`Store::fleet_top_errors`] runs for `query`
     /// (totals first), one line per plan node: for the benchmark and for reviews.
     pub async fn explain_fleet_top_errors(&self, query: &FleetQuery) -> Result<Vec<String>, StoreError> {
+        if let (None, Some(firmware)) = (&query.vin, &query.firmware) {
+            return self.explain_fleet_by_firmware(firmware, query.window, query.k).await;
+        }
         let limit = i64::try_from(query.k).map_err(|_| StoreError::OutOfRange(format!("k = {}", query.k)))?;
         let (conditions, params) = query.conditions()?;
         let totals_sql = totals_sql(&conditions);

@@ -9,6 +9,7 @@ mod advance;
 mod budget;
 mod dashboard;
 mod fleet;
+mod fleet_firmware;
 mod fleet_reports;
 mod progress;
 mod prune;

@@ -6,6 +6,7 @@ mod common;
 mod advance;
 mod concurrency;
 mod diagnosis;
+mod fleet_filtered;
 mod fleet_rows;
 mod golden;
 mod llm;

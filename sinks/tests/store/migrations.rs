@@ -2,7 +2,7 @@
 
 use crate::common::TestDb;
 
-const TABLES: [&str; 13] = [
+const TABLES: [&str; 15] = [
     "batch_status_transitions",
     "batches",
     "files",
@@ -16,13 +16,15 @@ const TABLES: [&str; 13] = [
     "uploads",
     "completed_codes",
     "batch_tombstones",
+    "firmware_days",
+    "firmware_code_days",
 ];
 
 async fn from_empty_then_again(db: &TestDb) {
     assert!(db.store.applied_migrations().await.is_err(), "an empty database has no migration table");
     db.store.migrate().await.expect("first migration");
     let applied = db.store.applied_migrations().await.expect("applied");
-    assert_eq!(applied, [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(applied, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
     for table in TABLES {
         assert_eq!(db.scalar(&format!("SELECT COUNT(*) FROM {table} WHERE 1 = 0")).await, 0, "{table}");
     }

@@ -4,16 +4,13 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
-use argus_pipeline::report::FleetReport;
-use argus_sinks::diagnosis::Diagnoser;
-use argus_sinks::{FleetQuery, Store, TimeWindow, write_finished_batch};
+use argus_sinks::Store;
 
 use crate::both_backends;
 use crate::common::TestDb;
-use crate::common::fixtures::synthetic;
 
 /// SplitMix64: a deterministic generator without a dependency.
-struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -34,18 +31,18 @@ impl Rng {
 }
 
 /// One synthetic batch: id, VIN, firmware, last record time, code counts.
-struct Synth {
-    id: String,
-    vin: String,
-    firmware: String,
-    last_ts_ns: i64,
-    codes: Vec<(String, i64)>,
+pub(crate) struct Synth {
+    pub(crate) id: String,
+    pub(crate) vin: String,
+    pub(crate) firmware: String,
+    pub(crate) last_ts_ns: i64,
+    pub(crate) codes: Vec<(String, i64)>,
 }
 
 /// A skewed fleet like the benchmark's: about 4 codes a batch; `P0000-00` in about 28 %
 /// of the batches, a handful more in 5–15 %, and a long tail of rare codes; counts
 /// heavy-tailed (1 to a few hundred).
-fn fleet(n: usize, seed: u64) -> Vec<Synth> {
+pub(crate) fn fleet(n: usize, seed: u64) -> Vec<Synth> {
     let mut rng = Rng(seed);
     let common = [0.28, 0.15, 0.12, 0.09, 0.07, 0.05];
     (0..n)
@@ -214,116 +211,3 @@ async fn recall_on_a_skewed_fleet(db: &TestDb) {
     assert!(recall >= 0.95, "recall {recall} below 0.95");
 }
 both_backends!(similar_recall, recall_on_a_skewed_fleet);
-
-/// The fleet statement this replaced: a join of `batch_codes` and `batches` with every
-/// filter as an `($n IS NULL OR …)` condition.
-async fn old_fleet_query(store: &Store, query: &FleetQuery) -> FleetReport {
-    const FILTER: &str = "b.status = 'completed' \
-        AND ($1 IS NULL OR b.last_ts_ns >= $1) AND ($2 IS NULL OR b.last_ts_ns < $2) \
-        AND ($3 IS NULL OR b.vin = $3) AND ($4 IS NULL OR b.firmware = $4)";
-    let collate = if let Store::Postgres(_) = store { " COLLATE \"C\"" } else { "" };
-    let totals_sql = format!(
-        "SELECT COUNT(*), CAST(COALESCE(SUM(b.records), 0) AS BIGINT), \
-         CAST(COALESCE(SUM(b.error_events), 0) AS BIGINT) FROM batches b WHERE {FILTER}"
-    );
-    let top_sql = format!(
-        "SELECT c.code, CAST(SUM(c.events) AS BIGINT) AS events, COUNT(*) AS batches, \
-         COUNT(DISTINCT b.vin) AS vins FROM batch_codes c JOIN batches b ON b.batch_id = c.batch_id \
-         WHERE {FILTER} GROUP BY c.code ORDER BY events DESC, c.code{collate} LIMIT $5"
-    );
-    let from = query.window.map(|w| w.from_ns as i64);
-    let to = query.window.map(|w| w.to_ns as i64);
-    let (vin, fw, k) = (query.vin.as_deref(), query.firmware.as_deref(), query.k as i64);
-    macro_rules! run {
-        ($pool:expr) => {{
-            let totals: (i64, i64, i64) = sqlx::query_as(&totals_sql)
-                .bind(from)
-                .bind(to)
-                .bind(vin)
-                .bind(fw)
-                .fetch_one($pool)
-                .await
-                .expect("old totals");
-            let top: Vec<(String, i64, i64, i64)> = sqlx::query_as(&top_sql)
-                .bind(from)
-                .bind(to)
-                .bind(vin)
-                .bind(fw)
-                .bind(k)
-                .fetch_all($pool)
-                .await
-                .expect("old top");
-            (totals, top)
-        }};
-    }
-    let (totals, top) = match store {
-        Store::Postgres(pool) => run!(pool),
-        Store::Sqlite(pool) => run!(pool),
-    };
-    FleetReport {
-        k: query.k,
-        batches: totals.0 as u64,
-        records: totals.1 as u64,
-        error_events: totals.2 as u64,
-        top_errors: top
-            .into_iter()
-            .map(|(code, count, batches, vins)| argus_pipeline::report::FleetTopError {
-                code,
-                count: count as u64,
-                batches: batches as u64,
-                vins: vins as u64,
-            })
-            .collect(),
-    }
-}
-
-/// A small fleet written through the real write path (so `completed_codes` is filled by
-/// it), plus a failed batch and a batch left in progress; every combination of filters
-/// gives what the old statement gives.
-async fn filtered_fleet_equals_old_query(db: &TestDb) {
-    let diagnoser = Diagnoser::rules_only();
-    let synth = fleet(120, 5);
-    for (i, s) in synth.iter().enumerate() {
-        let codes: Vec<(&str, u64)> = s.codes.iter().map(|(c, n)| (c.as_str(), *n as u64)).collect();
-        let mut batch = synthetic(&s.id, &format!("WVW{:014}", i % 7), &codes);
-        batch.meta.firmware = Some(format!("fw-{}", i % 3));
-        batch.report.last_ts_ns = Some(s.last_ts_ns as u64);
-        batch.report.first_ts_ns = Some(s.last_ts_ns as u64 - 1);
-        write_finished_batch(&db.store, &diagnoser, &batch, &[]).await.expect("write");
-    }
-    let mut failed = synthetic("failed", "WVW00000000000000", &[]);
-    failed.report = argus_pipeline::report::assemble_batch("failed", 10, Vec::new()).report;
-    failed.report.vin = Some("WVW00000000000000".into());
-    failed.meta.failure = Some("no file was readable".into());
-    write_finished_batch(&db.store, &diagnoser, &failed, &[]).await.expect("write failed");
-    db.store.create_batch("pending", None, Some("WVW00000000000000")).await.expect("pending");
-
-    let windows = [
-        None,
-        Some(TimeWindow { from_ns: 200_000_000_000, to_ns: 700_000_000_000 }),
-        Some(TimeWindow { from_ns: 0, to_ns: 1 }),
-    ];
-    let mut compared = 0;
-    for window in windows {
-        for vin in [None, Some("WVW00000000000000"), Some("WVW00000000000003"), Some("nobody")] {
-            for firmware in [None, Some("fw-1"), Some("fw-2")] {
-                for k in [3, 10] {
-                    let query = FleetQuery {
-                        k,
-                        window,
-                        vin: vin.map(str::to_owned),
-                        firmware: firmware.map(str::to_owned),
-                    };
-                    let new = db.store.fleet_top_errors(&query).await.expect("fleet");
-                    assert_eq!(new, old_fleet_query(&db.store, &query).await, "{query:?}");
-                    compared += 1;
-                }
-            }
-        }
-    }
-    assert_eq!(compared, 72);
-    let by_fw =
-        db.store.fleet_top_errors(&FleetQuery { firmware: Some("fw-1".into()), ..FleetQuery::all(10) }).await;
-    assert_eq!(by_fw.expect("fleet").batches, 40);
-}
-both_backends!(fleet_filtered, filtered_fleet_equals_old_query);

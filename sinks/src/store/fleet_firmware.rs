@@ -1,0 +1,334 @@
+//! The fleet query filtered by firmware alone, read from the day rollups of migration 0009
+//! (`firmware_days`, `firmware_code_days`), which triggers keep in step with the batches.
+//!
+//! A firmware can hold a sixth of the fleet's history, so summing its `completed_codes`
+//! rows costs as much as the history does. Here the whole days of the window come from the
+//! rollups (one row per day and code), and only its ragged ends, less than a day on each
+//! side, from the per-batch rows. Distinct VINs do not add up over days: they are counted
+//! for the `k` codes reported only, each one index range of `completed_codes`.
+
+use std::collections::HashMap;
+
+use argus_pipeline::report::FleetReport;
+
+use super::fleet::{CodeRow, TimeWindow, Totals, report};
+use super::{Store, byte_order, explain, with_pool};
+use crate::error::{StoreError, to_i64};
+
+const DAY_NS: u64 = 86_400 * 1_000_000_000;
+
+/// Which rollup days a window covers whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WholeDays {
+    /// No window: every day, and day -1 (batches with no record).
+    Every,
+    /// Days `from..to`, as UTC day numbers.
+    Between(i64, i64),
+    /// The window holds no whole day.
+    None,
+}
+
+/// A window cut into whole days and at most two ragged ends (ranges of record time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DaySplit {
+    whole_days: WholeDays,
+    ends: Vec<(i64, i64)>,
+}
+
+impl DaySplit {
+    fn of(window: Option<TimeWindow>) -> Result<Self, StoreError> {
+        let Some(TimeWindow { from_ns, to_ns }) = window else {
+            return Ok(Self { whole_days: WholeDays::Every, ends: Vec::new() });
+        };
+        let ns = |v: u64| to_i64(v, "window bound");
+        let first = from_ns.div_ceil(DAY_NS);
+        let end = to_ns / DAY_NS;
+        if first >= end {
+            let ends = if from_ns < to_ns { vec![(ns(from_ns)?, ns(to_ns)?)] } else { Vec::new() };
+            return Ok(Self { whole_days: WholeDays::None, ends });
+        }
+        // first < end ≤ u64::MAX / DAY_NS, so neither product overflows.
+        let (whole_from, whole_to) = (first * DAY_NS, end * DAY_NS);
+        let mut ends = Vec::new();
+        if from_ns < whole_from {
+            ends.push((ns(from_ns)?, ns(whole_from)?));
+        }
+        if whole_to < to_ns {
+            ends.push((ns(whole_to)?, ns(to_ns)?));
+        }
+        Ok(Self { whole_days: WholeDays::Between(ns(first)?, ns(end)?), ends })
+    }
+
+    /// The parts to sum, each a SELECT of three columns: `rollup_columns` of the rollup
+    /// table `rollup` for the whole days, `row_columns` of the per-batch rows for each end
+    /// (`rows_where`: the table and a WHERE clause the firmware and time conditions extend).
+    /// `$1` is the firmware; the bounds follow from `$2` on, in the order of
+    /// [`DaySplit::bounds`].
+    fn parts(&self, rollup: &str, rollup_columns: &str, rows_where: &str, row_columns: &str) -> Vec<String> {
+        let mut parts = Vec::new();
+        let mut next = 2;
+        match self.whole_days {
+            WholeDays::Every => {
+                parts.push(format!("SELECT {rollup_columns} FROM {rollup} WHERE firmware = $1"))
+            }
+            WholeDays::Between(..) => {
+                parts.push(format!(
+                    "SELECT {rollup_columns} FROM {rollup} WHERE firmware = $1 AND day >= ${next} AND day < ${}",
+                    next + 1
+                ));
+                next += 2;
+            }
+            WholeDays::None => {}
+        }
+        for _ in &self.ends {
+            parts.push(format!(
+                "SELECT {row_columns} FROM {rows_where} AND firmware = $1 AND last_ts_ns >= ${next} AND last_ts_ns < ${}",
+                next + 1
+            ));
+            next += 2;
+        }
+        parts
+    }
+
+    /// The integer parameters of [`DaySplit::parts`], in order.
+    fn bounds(&self) -> Vec<i64> {
+        let mut bounds = Vec::new();
+        if let WholeDays::Between(from, to) = self.whole_days {
+            bounds.extend([from, to]);
+        }
+        for &(from, to) in &self.ends {
+            bounds.extend([from, to]);
+        }
+        bounds
+    }
+}
+
+/// The three statements of a firmware query.
+struct Statements {
+    totals: String,
+    top: String,
+    /// Ready for [`vins_sql`] once the top codes are known.
+    window: Option<(i64, i64)>,
+}
+
+impl Statements {
+    fn new(split: &DaySplit, window: Option<TimeWindow>, byte_order: &str) -> Result<Self, StoreError> {
+        let totals_parts = split.parts(
+            "firmware_days",
+            "batches AS n, records AS r, error_events AS e",
+            "batches WHERE status = 'completed'",
+            "1 AS n, records AS r, error_events AS e",
+        );
+        let totals = format!(
+            "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT), CAST(COALESCE(SUM(r), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(e), 0) AS BIGINT) FROM ({}) parts",
+            totals_parts.join(" UNION ALL ")
+        );
+        let top_parts = split.parts(
+            "firmware_code_days",
+            "code, events, batches",
+            "completed_codes WHERE TRUE",
+            "code, events, 1 AS batches",
+        );
+        let limit = 2 + split.bounds().len();
+        let top = format!(
+            "SELECT code, CAST(SUM(events) AS BIGINT) AS total_events, CAST(SUM(batches) AS BIGINT) AS total_batches \
+             FROM ({}) parts GROUP BY code ORDER BY total_events DESC, code{byte_order} LIMIT ${limit}",
+            top_parts.join(" UNION ALL ")
+        );
+        let window = match window {
+            Some(w) => Some((to_i64(w.from_ns, "from_ns")?, to_i64(w.to_ns, "to_ns")?)),
+            None => None,
+        };
+        Ok(Self { totals, top, window })
+    }
+}
+
+/// Distinct VINs of each of `codes` in the firmware `$1` (and the window, if any): codes
+/// from `$2`, window bounds after them.
+fn vins_sql(codes: usize, window: Option<(i64, i64)>) -> String {
+    let placeholders: Vec<String> = (0..codes).map(|i| format!("${}", i + 2)).collect();
+    let mut sql = format!(
+        "SELECT code, COUNT(DISTINCT vin) FROM completed_codes WHERE firmware = $1 AND code IN ({})",
+        placeholders.join(", ")
+    );
+    if window.is_some() {
+        sql.push_str(&format!(" AND last_ts_ns >= ${} AND last_ts_ns < ${}", codes + 2, codes + 3));
+    }
+    sql.push_str(" GROUP BY code");
+    sql
+}
+
+/// Binds the firmware, then `$ints`, to the query `$q`.
+macro_rules! bind_split {
+    ($q:expr, $firmware:expr, $ints:expr) => {{
+        let mut q = $q.bind($firmware);
+        for v in $ints {
+            q = q.bind(v);
+        }
+        q
+    }};
+}
+
+impl Store {
+    /// [`Store::fleet_top_errors`] for a query with a firmware and no VIN.
+    pub(super) async fn fleet_by_firmware(
+        &self,
+        firmware: &str,
+        window: Option<TimeWindow>,
+        k: usize,
+    ) -> Result<FleetReport, StoreError> {
+        let limit = i64::try_from(k).map_err(|_| StoreError::OutOfRange(format!("k = {k}")))?;
+        let split = DaySplit::of(window)?;
+        if split.whole_days == WholeDays::None && split.ends.is_empty() {
+            return report(k, (0, 0, 0), Vec::new());
+        }
+        let statements = Statements::new(&split, window, byte_order(self.backend()))?;
+        let bounds = split.bounds();
+        let (totals, top): (Totals, Vec<(String, i64, i64)>) = with_pool!(self, pool => {
+            let totals = bind_split!(sqlx::query_as(&statements.totals), firmware, bounds.iter().copied())
+                .fetch_one(pool)
+                .await?;
+            let top = bind_split!(sqlx::query_as(&statements.top), firmware, bounds.iter().copied())
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            (totals, top)
+        });
+        let vins = self.distinct_vins(firmware, &top, statements.window).await?;
+        let rows: Vec<CodeRow> = top
+            .into_iter()
+            .map(|(code, events, batches)| {
+                let vins = vins.get(&code).copied().unwrap_or(0);
+                (code, events, batches, vins)
+            })
+            .collect();
+        report(k, totals, rows)
+    }
+
+    /// Distinct VINs per code of `top`, counted over the window.
+    async fn distinct_vins(
+        &self,
+        firmware: &str,
+        top: &[(String, i64, i64)],
+        window: Option<(i64, i64)>,
+    ) -> Result<HashMap<String, i64>, StoreError> {
+        if top.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = vins_sql(top.len(), window);
+        let window_bounds = window.into_iter().flat_map(|(from, to)| [from, to]);
+        let rows: Vec<(String, i64)> = with_pool!(self, pool => {
+            let mut q = sqlx::query_as(&sql).bind(firmware);
+            for (code, _, _) in top {
+                q = q.bind(code.as_str());
+            }
+            for v in window_bounds.clone() {
+                q = q.bind(v);
+            }
+            q.fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().collect())
+    }
+
+    /// The plans of the statements [`Store::fleet_by_firmware`] runs (totals, top codes,
+    /// distinct VINs of the top codes), one line per plan node.
+    pub(super) async fn explain_fleet_by_firmware(
+        &self,
+        firmware: &str,
+        window: Option<TimeWindow>,
+        k: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let split = DaySplit::of(window)?;
+        if split.whole_days == WholeDays::None && split.ends.is_empty() {
+            return Ok(vec!["(empty window: no statement)".to_owned()]);
+        }
+        let backend = self.backend();
+        let statements = Statements::new(&split, window, byte_order(backend))?;
+        let bounds = split.bounds();
+        let limit = i64::try_from(k).map_err(|_| StoreError::OutOfRange(format!("k = {k}")))?;
+        let top = self.fleet_by_firmware(firmware, window, k).await?.top_errors;
+        let vins = vins_sql(top.len().max(1), statements.window);
+        let codes: Vec<&str> =
+            if top.is_empty() { vec![""] } else { top.iter().map(|e| e.code.as_str()).collect() };
+        let window_bounds = statements.window.into_iter().flat_map(|(from, to)| [from, to]);
+        let mut lines = with_pool!(self, pool => explain!(backend, pool, &statements.totals,
+            |q| bind_split!(q, firmware, bounds.iter().copied())));
+        lines.push("--".to_owned());
+        lines.extend(with_pool!(self, pool => explain!(backend, pool, &statements.top,
+            |q| bind_split!(q, firmware, bounds.iter().copied()).bind(limit))));
+        lines.push("--".to_owned());
+        lines.extend(with_pool!(self, pool => explain!(backend, pool, &vins, |q| {
+            let mut q = bind_split!(q, firmware, codes.iter().copied());
+            for v in window_bounds.clone() {
+                q = q.bind(v);
+            }
+            q
+        })));
+        Ok(lines)
+    }
+}
+
+impl Store {
+    /// Recomputes the day rollups from the rows they sum, in one transaction: for bulk
+    /// loads that bypass the triggers (the store_scale benchmark's `COPY`).
+    pub async fn rebuild_firmware_rollups(&self) -> Result<(), StoreError> {
+        const DAY: &str = "COALESCE(last_ts_ns / 86400000000000, -1)";
+        let statements = [
+            "DELETE FROM firmware_days".to_owned(),
+            "DELETE FROM firmware_code_days".to_owned(),
+            format!(
+                "INSERT INTO firmware_days (firmware, day, batches, records, error_events) \
+                 SELECT firmware, {DAY}, COUNT(*), SUM(records), SUM(error_events) FROM batches \
+                 WHERE status = 'completed' AND firmware IS NOT NULL GROUP BY 1, 2"
+            ),
+            format!(
+                "INSERT INTO firmware_code_days (firmware, day, code, events, batches) \
+                 SELECT firmware, {DAY}, code, SUM(events), COUNT(*) FROM completed_codes \
+                 WHERE firmware IS NOT NULL GROUP BY 1, 2, 3"
+            ),
+        ];
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for sql in &statements {
+                sqlx::query(sql).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(from_ns: u64, to_ns: u64) -> DaySplit {
+        DaySplit::of(Some(TimeWindow { from_ns, to_ns })).unwrap()
+    }
+
+    #[test]
+    fn a_window_splits_into_whole_days_and_ragged_ends() {
+        let d = DAY_NS as i64;
+        assert_eq!(split(0, DAY_NS * 3), DaySplit { whole_days: WholeDays::Between(0, 3), ends: vec![] });
+        assert_eq!(
+            split(DAY_NS / 2, DAY_NS * 3 + 5),
+            DaySplit { whole_days: WholeDays::Between(1, 3), ends: vec![(d / 2, d), (3 * d, 3 * d + 5)] }
+        );
+        assert_eq!(split(5, DAY_NS + 4), DaySplit { whole_days: WholeDays::None, ends: vec![(5, d + 4)] });
+        assert_eq!(split(7, 7), DaySplit { whole_days: WholeDays::None, ends: vec![] });
+        assert_eq!(DaySplit::of(None).unwrap().whole_days, WholeDays::Every);
+    }
+
+    #[test]
+    fn each_part_numbers_its_own_bounds() {
+        let s = split(DAY_NS / 2, DAY_NS * 3 + 5);
+        let parts = s.parts("r", "a", "t WHERE TRUE", "b");
+        assert_eq!(parts.len(), 3);
+        assert!(parts[0].ends_with("day >= $2 AND day < $3"), "{}", parts[0]);
+        assert!(parts[1].ends_with("last_ts_ns >= $4 AND last_ts_ns < $5"), "{}", parts[1]);
+        assert!(parts[2].ends_with("last_ts_ns >= $6 AND last_ts_ns < $7"), "{}", parts[2]);
+        assert_eq!(s.bounds().len(), 6);
+        assert_eq!(vins_sql(2, Some((0, 1))).matches('$').count(), 5);
+    }
+}
