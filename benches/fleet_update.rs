@@ -18,102 +18,46 @@ use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant};
 
-use argus_parser::{Compression, KIND_DTC, KIND_LOG, RecWriter, Record, WriterConfig};
+use argus_datasets::SmallBatch;
+use argus_datasets::small_batch::SESSION_NS;
 use argus_pipeline::source::SourceConfig;
 use argus_pipeline::{ChannelFeed, DataflowConfig, FeedEvent, FileReady, Metrics};
 use common::{Capture, env_or, median, print_table};
 
-/// Distinct DTC codes across the fleet, and vehicles.
-const CODES: u64 = 400;
-const VEHICLES: u64 = 2_000;
-const SESSION_NS: u64 = 1_767_225_600_000_000_000;
-
-/// A small deterministic generator (PCG-style LCG, high bits).
-struct Lcg(u64);
-
-impl Lcg {
-    fn new(seed: u64) -> Self {
-        let mut lcg = Self(seed ^ 0x9E37_79B9_7F4A_7C15);
-        lcg.next();
-        lcg
-    }
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        self.next() as f64 / (1u64 << 31) as f64
-    }
-}
-
-/// Writes one small batch (one file, 100–300 records, ~70% DTC error events over a skewed
-/// choice of `CODES` codes, the rest info logs) and returns its feed events.
-fn write_batch(root: &Path, batch_id: &str, seed: u64) -> Vec<FeedEvent> {
-    let dir = root.join(batch_id);
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut rng = Lcg::new(seed);
-    let vin = format!("BENCH{:012}", rng.next() % VEHICLES);
-    let start = SESSION_NS + seed * 1_000_000_000;
-    let path = dir.join("seg-00.rec");
-    let config = WriterConfig { chunk_bytes: 8192, compression: Compression::None, zstd_level: 1 };
-    let out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-    let mut writer =
-        RecWriter::new(out, vin.as_bytes().try_into().unwrap(), start, "fw-1.0", config).unwrap();
-    let records = 100 + rng.next() % 200;
-    for i in 0..records {
-        let dtc = rng.next() % 10 < 7;
-        // Skewed: rank = CODES * u^3 puts most events on a few hundred... dozen codes.
-        let rank = ((CODES as f64) * rng.unit().powi(3)) as u64;
-        let record = Record {
-            kind: if dtc { KIND_DTC } else { KIND_LOG },
-            severity: if dtc { 3 } else { 2 },
-            ecu: 0x07E0 + (rng.next() % 4) as u16,
-            ts_ns: start + i * 10_000_000,
-            code: if dtc { 0x01_0000 + (rank as u32) * 0x0101 } else { 100 },
-            dtc_status: if dtc { 0x09 } else { 0 },
-            message: b"bench",
-        };
-        writer.push(&record).unwrap();
-    }
-    writer.finish().unwrap();
-    vec![FeedEvent::File(FileReady {
-        batch_id: batch_id.to_owned(),
-        file_id: "seg-00.rec".into(),
-        location: path.to_string_lossy().into_owned(),
-        file_count: 1,
-        size: None,
-        position: None,
-    })]
+/// One batch of the fleet: `SmallBatch`'s defaults (1 file of 100–300 records, about 70 %
+/// failed DTCs over 400 codes with a cubic skew, 2,000 vehicles), its session `seed`
+/// seconds after the first.
+fn small_batch(seed: u64) -> SmallBatch {
+    SmallBatch { seed, session_start_ns: SESSION_NS + seed * 1_000_000_000, ..SmallBatch::default() }
 }
 
 /// The events of `n` batches under `root`, written once and reused (a marker records it).
 fn fleet_batches(root: &Path, prefix: &str, n: u64, seed_base: u64) -> Vec<Vec<FeedEvent>> {
     let marker = root.join(format!("{prefix}.complete"));
-    let done = std::fs::read_to_string(&marker).is_ok_and(|m| m.trim().parse() == Ok(n));
+    let marked = format!("{n} small batches\n");
+    let done = std::fs::read_to_string(&marker).is_ok_and(|m| m == marked);
     if !done {
         eprintln!("writing {n} small batches under {} ...", root.display());
     }
     let batches: Vec<Vec<FeedEvent>> = (0..n)
         .map(|i| {
-            let id = format!("{prefix}-{i:06}");
-            if done {
-                let location = root.join(&id).join("seg-00.rec").to_string_lossy().into_owned();
-                vec![FeedEvent::File(FileReady {
-                    batch_id: id,
-                    file_id: "seg-00.rec".into(),
-                    location,
-                    file_count: 1,
-                    size: None,
-                    position: None,
-                })]
-            } else {
-                write_batch(root, &id, seed_base + i)
+            let batch_id = format!("{prefix}-{i:06}");
+            let dir = root.join(&batch_id);
+            if !done {
+                small_batch(seed_base + i).write(&dir).expect("writing a small batch");
             }
+            vec![FeedEvent::File(FileReady {
+                batch_id,
+                file_id: "seg-00.rec".into(),
+                location: dir.join("seg-00.rec").to_string_lossy().into_owned(),
+                file_count: 1,
+                size: None,
+                position: None,
+            })]
         })
         .collect();
     if !done {
-        std::fs::write(&marker, format!("{n}\n")).unwrap();
+        std::fs::write(&marker, marked).unwrap();
     }
     batches
 }
@@ -232,8 +176,12 @@ fn main() {
     let fleet = fleet_batches(&root, "fleet", fleet_n, 0);
     let probes = fleet_batches(&root, "probe", reps as u64, 1_000_000);
 
-    println!("fleet update: {fleet_n} small batches (1 file of 100-300 records, {CODES} DTC codes");
-    println!("skewed, {VEHICLES} vehicles) then one more; {reps} repetitions, median and min.");
+    let shape = SmallBatch::default();
+    println!(
+        "fleet update: {fleet_n} small batches (1 file of {}-{} records, {} DTC codes",
+        shape.records.start, shape.records.end, shape.codes
+    );
+    println!("skewed, {} vehicles) then one more; {reps} repetitions, median and min.", shape.vehicles);
     println!("timed: send of the batch's file event on the ChannelFeed -> the capturing writer's");
     println!("write_fleet with fleet.batches counting it. It includes: the source noticing the event");
     println!("(idle_tick = 1 ms, so <= 1 ms), split (map + chunk walk), parse, the gather barrier,");

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
-use argus::generate::{FileParams, write_file};
+use argus_datasets::generate::{FileParams, write_file};
 use argus_parser::{
     CHUNK_HEADER_LEN, ChunkDecoder, ChunkHeader, FileHeader, RangeScan, RecFile, Scanner, scan_file, split,
 };

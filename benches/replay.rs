@@ -5,7 +5,7 @@
 //! ARGUS_BENCH_QUICK=1 cargo bench --bench replay    # 1 x 128 MiB; 20 batches x 2 x 1 MiB
 //! ```
 //!
-//! Inputs come from the project's generator (`argus::generate::write_file`, default data)
+//! Inputs come from the project's generator (`argus_datasets::generate::write_file`, default data)
 //! under `target/bench-data/` and are reused. All six passes of a scenario are measured
 //! in the same run, interleaved, each over fully page-cached files; each is the best of
 //! `ARGUS_BENCH_ITERS` iterations, and the goal ratios are also given as the median of

@@ -1,11 +1,11 @@
-//! Replay roots written with the project's generator (`argus::generate::write_file`),
+//! Replay roots written with the project's generator (`argus_datasets::generate::write_file`),
 //! under `target/bench-data/`, reused when a marker says they are complete.
 
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
-use argus::generate::{FileParams, write_file};
+use argus_datasets::generate::{FileParams, write_file};
 
 /// A replay root: `root/<batch>/<file>.rec`.
 #[derive(Debug, Clone)]

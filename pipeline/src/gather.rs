@@ -42,20 +42,10 @@ impl BatchParts {
             .heads
             .into_values()
             .map(|head| {
-                let Parsed { content, layout: parsed_layout, .. } =
-                    parsed.remove(&head.file_id).unwrap_or_default();
-                let mut layout = head.layout();
-                layout.merge(&parsed_layout);
-                FileOutcome {
-                    content,
-                    layout,
-                    file_id: head.file_id,
-                    location: head.location,
-                    bytes: head.bytes,
-                    rejection: head.rejection,
-                    vin: head.vin,
-                    firmware: head.firmware,
-                }
+                let mut outline = head.outline;
+                let Parsed { content, layout, .. } = parsed.remove(&outline.file_id).unwrap_or_default();
+                outline.layout.merge(&layout);
+                FileOutcome { outline, content }
             })
             .collect();
         debug_assert!(parsed.is_empty(), "ranges of a file without a head");
@@ -136,11 +126,11 @@ fn add_part(batches: &mut BTreeMap<String, BatchParts>, part: GatherPart) -> Opt
             return None;
         }
         GatherPart::Head(head) => {
-            let ids = (head.batch_id.clone(), head.file_id.clone());
+            let ids = (head.batch_id.clone(), head.outline.file_id.clone());
             let batch = batches.entry(head.batch_id.clone()).or_default();
             // The batch's opening part may come after its first files.
             batch.file_count = head.file_count;
-            batch.heads.insert(head.file_id.clone(), head);
+            batch.heads.insert(head.outline.file_id.clone(), head);
             ids
         }
         GatherPart::Range { batch_id, file_id, part, .. } => {

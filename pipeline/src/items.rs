@@ -4,6 +4,8 @@
 use argus_parser::{ChunkRange, CodeAtEcu, CodeCount, Layout, RangeScan};
 use serde::{Deserialize, Serialize};
 
+use crate::report::FileOutline;
+
 /// Dataflow time: ingest-time milliseconds since the Unix epoch.
 pub type Time = u64;
 
@@ -66,26 +68,19 @@ pub struct RangeTask {
     pub whole_file: bool,
 }
 
-/// What the split learned of a file: its header and layout (or why it was rejected). The
-/// layout of a file parsed as one whole-file range is left empty here: its parse finds it.
+/// What the split learned of a file (its outline), with what the gather needs to place it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileHead {
     pub time: Time,
     pub batch_id: String,
-    pub file_id: String,
-    pub location: String,
     /// Files in its batch (as the batch's events declare).
     pub file_count: u32,
-    pub bytes: u64,
-    pub rejection: Option<String>,
-    pub vin: Option<String>,
-    pub firmware: Option<String>,
-    pub chunks: u64,
-    pub bytes_skipped: u64,
-    pub truncated: bool,
     /// How many ranges the split handed out for this file: the gather knows the file is
     /// parsed once that many have arrived.
     pub ranges: u64,
+    /// The layout of a file parsed as one whole-file range is left empty here: its parse
+    /// finds it.
+    pub outline: FileOutline,
 }
 
 impl FileHead {
@@ -95,15 +90,11 @@ impl FileHead {
             time: self.time,
             seq,
             batch_id: self.batch_id.clone(),
-            file_id: self.file_id.clone(),
-            location: self.location.clone(),
+            file_id: self.outline.file_id.clone(),
+            location: self.outline.location.clone(),
             range,
             whole_file,
         }
-    }
-
-    pub fn layout(&self) -> Layout {
-        Layout { chunks: self.chunks, bytes_skipped: self.bytes_skipped, truncated: self.truncated }
     }
 }
 

@@ -44,8 +44,8 @@ pub use items::{FileReady, Position};
 pub use json::JsonDirWriter;
 pub use metrics::Metrics;
 pub use report::{
-    BatchMeta, BatchReport, BatchStatus, DEFAULT_K, FileEntry, FileOutcome, FinishedBatch, FleetReport,
-    FleetTopError, TopError, assemble_batch,
+    BatchMeta, BatchReport, BatchStatus, DEFAULT_K, FileEntry, FileOutcome, FileOutline, FinishedBatch,
+    FleetReport, FleetTopError, TopError, assemble_batch,
 };
 pub use resolve::{FileResolver, LocalResolver};
 pub use run::{FeedFactory, Job, RunError, WriterFactory, run};

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use argus_parser::{CodeTally, ErrorCode, FileStats, FileStatus, RangeScan, merge_ts};
+use argus_parser::{CodeTally, ErrorCode, FileStats, FileStatus, Layout, RangeScan, merge_ts};
 use serde::{Deserialize, Serialize};
 
 /// Default number of entries in `top_errors`.
@@ -123,9 +123,10 @@ pub struct FinishedBatch {
     pub code_counts: Vec<(ErrorCode, u64)>,
 }
 
-/// Everything the dataflow learned about one file of a batch.
-#[derive(Debug, Clone, Default)]
-pub struct FileOutcome {
+/// A file as its header and chunk walk describe it, before its records are counted: what
+/// the split learns of a file (and sends on in its [`crate::items::FileHead`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileOutline {
     pub file_id: String,
     pub location: String,
     pub bytes: u64,
@@ -133,23 +134,31 @@ pub struct FileOutcome {
     pub rejection: Option<String>,
     pub vin: Option<String>,
     pub firmware: Option<String>,
-    pub layout: argus_parser::Layout,
+    pub layout: Layout,
+}
+
+/// Everything the dataflow learned about one file of a batch: its outline and what its
+/// records hold.
+#[derive(Debug, Clone, Default)]
+pub struct FileOutcome {
+    pub outline: FileOutline,
     pub content: RangeScan,
 }
 
 impl FileOutcome {
     pub fn stats(&self) -> FileStats {
-        match &self.rejection {
-            Some(reason) => FileStats::rejected(self.bytes, reason.clone()),
-            None => FileStats::accepted(self.bytes, &self.layout, &self.content),
+        let outline = &self.outline;
+        match &outline.rejection {
+            Some(reason) => FileStats::rejected(outline.bytes, reason.clone()),
+            None => FileStats::accepted(outline.bytes, &outline.layout, &self.content),
         }
     }
 }
 
 /// Assembles a batch's report from its files (in any order).
 pub fn assemble_batch(batch_id: &str, k: usize, mut files: Vec<FileOutcome>) -> FinishedBatch {
-    files.sort_by(|a, b| a.file_id.cmp(&b.file_id));
-    let readable: Vec<&FileOutcome> = files.iter().filter(|f| f.rejection.is_none()).collect();
+    files.sort_by(|a, b| a.outline.file_id.cmp(&b.outline.file_id));
+    let readable: Vec<&FileOutcome> = files.iter().filter(|f| f.outline.rejection.is_none()).collect();
     let mut content = RangeScan::default();
     for file in &readable {
         content.records += file.content.records;
@@ -160,14 +169,14 @@ pub fn assemble_batch(batch_id: &str, k: usize, mut files: Vec<FileOutcome>) -> 
     let status = if readable.is_empty() { BatchStatus::Failed } else { BatchStatus::Completed };
     let report = BatchReport {
         batch_id: batch_id.to_owned(),
-        vin: most_common(readable.iter().filter_map(|f| f.vin.as_deref())),
+        vin: most_common(readable.iter().filter_map(|f| f.outline.vin.as_deref())),
         status,
         k,
         records: content.records,
         error_events: content.error_events,
         first_ts_ns: content.ts_range.map(|r| r.0),
         last_ts_ns: content.ts_range.map(|r| r.1),
-        files: files.iter().map(|f| FileEntry::new(f.file_id.clone(), f.stats())).collect(),
+        files: files.iter().map(|f| FileEntry::new(f.outline.file_id.clone(), f.stats())).collect(),
         top_errors: Vec::new(),
     };
     let totals = code_totals(&content.codes);
@@ -175,8 +184,8 @@ pub fn assemble_batch(batch_id: &str, k: usize, mut files: Vec<FileOutcome>) -> 
     code_counts.sort_unstable();
     let report = BatchReport { top_errors: rank(totals.into_values().collect(), k), ..report };
     let meta = BatchMeta {
-        firmware: most_common(readable.iter().filter_map(|f| f.firmware.as_deref())),
-        locations: files.iter().map(|f| (f.file_id.clone(), f.location.clone())).collect(),
+        firmware: most_common(readable.iter().filter_map(|f| f.outline.firmware.as_deref())),
+        locations: files.iter().map(|f| (f.outline.file_id.clone(), f.outline.location.clone())).collect(),
         failure: readable.is_empty().then(|| {
             if files.is_empty() { "batch has no files".to_owned() } else { "no file was readable".to_owned() }
         }),
@@ -221,8 +230,17 @@ pub fn code_totals(codes: &CodeTally) -> HashMap<ErrorCode, TopError> {
 }
 
 /// The `k` most frequent codes: count descending, then code ascending (byte order).
-pub fn rank(mut all: Vec<TopError>, k: usize) -> Vec<TopError> {
-    all.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.code.cmp(&b.code)));
+pub fn rank(all: Vec<TopError>, k: usize) -> Vec<TopError> {
+    top_k(all, k, |e| (e.count, &e.code))
+}
+
+/// The `k` first of `all` in the order of every Top-K of the spec (a batch's and the
+/// fleet's): count descending, then code ascending (byte order).
+fn top_k<T>(mut all: Vec<T>, k: usize, key: impl Fn(&T) -> (u64, &str)) -> Vec<T> {
+    all.sort_by(|a, b| {
+        let ((a_count, a_code), (b_count, b_code)) = (key(a), key(b));
+        b_count.cmp(&a_count).then_with(|| a_code.cmp(b_code))
+    });
     all.truncate(k);
     all
 }
@@ -244,7 +262,7 @@ impl FleetReport {
                 e.2.extend(batch.report.vin.as_deref());
             }
         }
-        let mut top: Vec<FleetTopError> = per_code
+        let all: Vec<FleetTopError> = per_code
             .into_iter()
             .map(|(code, (count, batches, vins))| FleetTopError {
                 code: code.key(),
@@ -253,9 +271,7 @@ impl FleetReport {
                 vins: vins.len() as u64,
             })
             .collect();
-        top.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.code.cmp(&b.code)));
-        top.truncate(k);
-        report.top_errors = top;
+        report.top_errors = top_k(all, k, |e| (e.count, &e.code));
         report
     }
 }

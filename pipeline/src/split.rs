@@ -18,6 +18,7 @@ use timely::dataflow::operators::Capability;
 use timely::dataflow::operators::generic::Operator;
 
 use crate::items::{FileHead, FileReady, RangeTask, Time, route};
+use crate::report::FileOutline;
 use crate::resolve::MapCache;
 
 /// What the split emits: a file's head for the gather, its ranges for the parsers.
@@ -102,10 +103,7 @@ impl Walking {
             self.ranges += 1;
         }
         if done {
-            let layout = self.splitter.layout();
-            self.head.chunks = layout.chunks;
-            self.head.bytes_skipped = layout.bytes_skipped;
-            self.head.truncated = layout.truncated;
+            self.head.outline.layout = self.splitter.layout();
             self.head.ranges = self.ranges;
             session.give(SplitItem::Head(self.head.clone()));
         }
@@ -184,39 +182,35 @@ fn start(time: Time, file: FileReady, cache: &MapCache, config: SplitConfig, pee
     let mut head = FileHead {
         time,
         batch_id: file.batch_id.clone(),
-        file_id: file.file_id.clone(),
-        location: file.location.clone(),
         file_count: file.file_count,
-        bytes: 0,
-        rejection: None,
-        vin: None,
-        firmware: None,
-        chunks: 0,
-        bytes_skipped: 0,
-        truncated: false,
         ranges: 0,
+        outline: FileOutline {
+            file_id: file.file_id.clone(),
+            location: file.location.clone(),
+            ..FileOutline::default()
+        },
     };
     let rec = match cache.open(&file.location, time) {
         Ok(rec) => rec,
         Err(error) => {
             tracing::warn!(batch_id = %file.batch_id, file_id = %file.file_id, %error, "file unreadable");
-            head.rejection = Some(format!("unreadable: {error}"));
+            head.outline.rejection = Some(format!("unreadable: {error}"));
             return Plan::Done(head);
         }
     };
-    head.bytes = rec.bytes().len() as u64;
+    head.outline.bytes = rec.bytes().len() as u64;
     let header = match FileHeader::parse(rec.bytes()) {
         Ok(header) => header,
         Err(rejection) => {
-            head.rejection = Some(rejection.to_string());
+            head.outline.rejection = Some(rejection.to_string());
             return Plan::Done(head);
         }
     };
-    head.vin = Some(header.vin_text());
-    head.firmware = Some(header.firmware_text());
-    if let Some(range) = config.whole_file_range(header.header_len, head.bytes) {
+    head.outline.vin = Some(header.vin_text());
+    head.outline.firmware = Some(header.firmware_text());
+    if let Some(range) = config.whole_file_range(header.header_len, head.outline.bytes) {
         return Plan::Whole(head, range);
     }
-    let splitter = Splitter::new(header.header_len, config.target(head.bytes, peers));
+    let splitter = Splitter::new(header.header_len, config.target(head.outline.bytes, peers));
     Plan::Walk(head, rec, splitter)
 }

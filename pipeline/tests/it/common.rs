@@ -1,11 +1,11 @@
-//! What the pipeline's tests share: a capturing report writer, a batch generator, a job
-//! around a feed, and a bounded wait.
+//! What the pipeline's tests share: a capturing report writer, small batches (from
+//! `argus-datasets`), a job around a feed, and a bounded wait.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use argus_parser::{Compression, KIND_DTC, KIND_LOG, RecWriter, Record, WriterConfig};
+use argus_datasets::SmallBatch;
 use argus_pipeline::{
     BatchAck, ClusterConfig, DataflowConfig, FileReady, FinishedBatch, FleetReport, Job, LocalResolver,
     Metrics, ReportWriter, SinkError,
@@ -39,54 +39,31 @@ impl ReportWriter for Capture {
     }
 }
 
-const CODES: [u32; 12] = [
-    0x03_0100, 0x03_0200, 0x01_7100, 0x04_2000, 0xC1_0087, 0xC1_4000, 0x40_5610, 0x91_2300, 0x7F_FF1A,
-    0x00_0111, 0x02_9900, 0x06_0000,
-];
-
-/// Writes one batch directory with a skewed, seed-dependent mix of codes.
+/// Writes one batch directory: 1 to 3 files (by seed) of 50–150 records over a skewed mix
+/// of 12 codes, from one of 7 vehicles, so that codes recur across batches and VINs.
 pub fn write_batch(dir: &Path, seed: u64, session_start_ns: u64) -> Vec<FileReady> {
-    std::fs::create_dir_all(dir).unwrap();
-    let vin = format!("VIN{:014}", seed % 7);
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    let mut next = move || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        state >> 33
+    let batch = SmallBatch {
+        seed,
+        files: 1 + (seed % 3) as u32,
+        records: 50..150,
+        codes: 12,
+        vehicles: 7,
+        session_start_ns,
+        record_gap_ns: 1_000_000,
+        chunk_bytes: 2048,
     };
-    let files = 1 + (seed % 3) as usize;
+    let files = batch.write(dir).unwrap();
     let batch_id = dir.file_name().unwrap().to_string_lossy().into_owned();
-    (0..files)
-        .map(|f| {
-            let path = dir.join(format!("seg-{f:02}.rec"));
-            let config = WriterConfig { chunk_bytes: 2048, compression: Compression::None, zstd_level: 1 };
-            let out = std::fs::File::create(&path).unwrap();
-            let mut writer =
-                RecWriter::new(out, vin.as_bytes().try_into().unwrap(), session_start_ns, "fw", config)
-                    .unwrap();
-            for i in 0..(50 + next() % 100) {
-                let pick = (next() % 64) as usize;
-                let code = CODES[(pick * pick / 400).min(CODES.len() - 1)];
-                let log = next() % 4 == 0;
-                let record = Record {
-                    kind: if log { KIND_LOG } else { KIND_DTC },
-                    severity: (next() % 6) as u8,
-                    ecu: 0x07E0 + (next() % 3) as u16,
-                    ts_ns: session_start_ns + i * 1_000_000,
-                    code: if log { (next() % 3) as u32 * 100 } else { code },
-                    dtc_status: (next() % 16) as u8,
-                    message: b"m",
-                };
-                writer.push(&record).unwrap();
-            }
-            writer.finish().unwrap();
-            FileReady {
-                batch_id: batch_id.clone(),
-                file_id: format!("seg-{f:02}.rec"),
-                location: path.to_string_lossy().into_owned(),
-                file_count: files as u32,
-                size: Some(std::fs::metadata(&path).unwrap().len()),
-                position: None,
-            }
+    let file_count = files.len() as u32;
+    files
+        .into_iter()
+        .map(|file| FileReady {
+            batch_id: batch_id.clone(),
+            file_id: file.file_id,
+            location: file.path.to_string_lossy().into_owned(),
+            file_count,
+            size: Some(file.bytes),
+            position: None,
         })
         .collect()
 }
@@ -147,4 +124,4 @@ pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-pub const SESSION_NS: u64 = 1_767_225_600_000_000_000;
+pub use argus_datasets::small_batch::SESSION_NS;

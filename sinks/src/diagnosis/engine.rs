@@ -146,24 +146,12 @@ fn after_retries(retries: u32) -> String {
     }
 }
 
-/// The UTC calendar day of `t`, `YYYY-MM-DD` (the budget's key).
+/// The UTC calendar day of `t`, `YYYY-MM-DD` (the budget's key); a time before the
+/// epoch counts as its first day.
 pub fn utc_day(t: SystemTime) -> String {
-    let secs = t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    let mut day = humantime::format_rfc3339_seconds(t.max(SystemTime::UNIX_EPOCH)).to_string();
+    day.truncate("YYYY-MM-DD".len());
+    day
 }
 
 #[cfg(test)]
@@ -175,6 +163,7 @@ mod tests {
     #[test]
     fn utc_days() {
         assert_eq!(utc_day(UNIX_EPOCH), "1970-01-01");
+        assert_eq!(utc_day(UNIX_EPOCH - Duration::from_secs(1)), "1970-01-01");
         assert_eq!(utc_day(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29");
         assert_eq!(utc_day(UNIX_EPOCH + Duration::from_secs(1_767_225_599)), "2025-12-31");
         assert_eq!(utc_day(UNIX_EPOCH + Duration::from_secs(1_767_225_600)), "2026-01-01");

@@ -7,13 +7,14 @@ pub mod code;
 mod engine;
 mod findings;
 mod hypotheses;
-pub mod kb;
 pub mod llm;
 mod model;
 mod prompt;
 mod risk;
 pub mod rules;
 
+/// The knowledge base lives with the data it is built from; the diagnosis reads it there.
+pub use argus_datasets::kb;
 pub use engine::{Diagnoser, utc_day};
 pub use hypotheses::MATERIAL_SHARE;
 pub use llm::{ConfigError, LlmConfig};

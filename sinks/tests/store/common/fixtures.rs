@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use argus_parser::{ErrorCode, FileStatus, RecFile, scan_file};
 use argus_pipeline::report::{
-    BatchMeta, BatchReport, BatchStatus, FileEntry, FileOutcome, FinishedBatch, TopError, assemble_batch,
-    rank,
+    BatchMeta, BatchReport, BatchStatus, FileEntry, FileOutcome, FileOutline, FinishedBatch, TopError,
+    assemble_batch, rank,
 };
 
 /// `spec/vectors` of the shared directory beside the repository (`ARGUS_VECTORS` overrides).
@@ -57,7 +57,7 @@ fn outcomes(dir: &Path) -> Vec<FileOutcome> {
             match RecFile::open(&path) {
                 Ok(file) => {
                     let scan = scan_file(file.bytes());
-                    FileOutcome {
+                    let outline = FileOutline {
                         file_id,
                         location,
                         bytes: scan.bytes,
@@ -65,11 +65,17 @@ fn outcomes(dir: &Path) -> Vec<FileOutcome> {
                         vin: scan.vin,
                         firmware: scan.firmware,
                         layout: scan.layout,
-                        content: scan.content,
-                    }
+                    };
+                    FileOutcome { outline, content: scan.content }
                 }
                 Err(e) => {
-                    FileOutcome { file_id, location, rejection: Some(e.to_string()), ..Default::default() }
+                    let outline = FileOutline {
+                        file_id,
+                        location,
+                        rejection: Some(e.to_string()),
+                        ..Default::default()
+                    };
+                    FileOutcome { outline, ..Default::default() }
                 }
             }
         })

@@ -1,28 +1,13 @@
-//! `argus gen`: a deterministic synthetic fleet in the replay layout.
-//!
-//! One concern per file: [`size`] parses the command line's sizes, [`codes`] holds the
-//! trouble codes (the embedded knowledge base), [`vehicle`] a vehicle's profile,
-//! [`records`] the record stream of a session, [`file`] writes one rec file, [`damage`]
-//! damages it, [`sink`] hands the bytes to a writer thread, and [`fleet`] lays out batches. Same arguments, same bytes.
-
-pub mod codes;
-pub mod damage;
-pub mod file;
-pub mod fleet;
-pub mod records;
-pub mod sink;
-pub mod vehicle;
+//! `argus gen`: the command line and progress display over the generator of
+//! `argus-datasets` (a deterministic synthetic fleet in the replay layout).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use argus_datasets::generate::{Compression, FleetSpec, generate_fleet_with};
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
-
-pub use damage::Damage;
-pub use file::{Compression, FileParams, Written, write_file, write_file_with};
-pub use fleet::{FleetSpec, FleetSummary, PlannedFile, plan};
 
 /// Arguments of `argus gen`.
 #[derive(Debug, clap::Args)]
@@ -80,7 +65,7 @@ pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
         bar.set_style(style);
         bar
     });
-    let result = fleet::generate_fleet_with(&args.out, &spec, &|n| {
+    let result = generate_fleet_with(&args.out, &spec, &|n| {
         if let Some(bar) = &bar {
             bar.inc(n);
         }

@@ -1,12 +1,13 @@
 //! The DTC knowledge base (`datasets/dtc-knowledge-base.jsonl`: 9,533 generic SAE J2012
-//! codes from the CC0 obdex data set), embedded in the binary and parsed once on first use.
+//! codes from the CC0 obdex data set), embedded in the binary once and parsed once per
+//! process on first use, for the diagnosis and the generator alike.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::LazyLock;
 
 use serde::Deserialize;
 
-const KB_JSONL: &str = include_str!("../../../datasets/dtc-knowledge-base.jsonl");
+const KB_JSONL: &str = include_str!("../dtc-knowledge-base.jsonl");
 
 /// How likely a cause is, as the knowledge base grades it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
@@ -82,41 +83,57 @@ pub struct KbEntry {
 /// The knowledge base, keyed by J2012 code without the failure-type byte (`P0301`).
 #[derive(Debug)]
 pub struct KnowledgeBase {
-    entries: HashMap<String, KbEntry>,
+    /// In the file's order: the generator draws codes by position, so its output depends
+    /// on this order.
+    entries: Vec<KbEntry>,
+    /// Position in `entries` by code (a repeated code: its last line).
+    by_code: HashMap<String, usize>,
+    /// Lines that did not parse.
+    skipped: usize,
 }
 
 impl KnowledgeBase {
     /// The embedded knowledge base. A line that does not parse is skipped with a warning
     /// (a unit test checks that none does), so a bad line costs one code, not the service.
     pub fn embedded() -> &'static KnowledgeBase {
-        static KB: OnceLock<KnowledgeBase> = OnceLock::new();
-        KB.get_or_init(|| {
-            let (kb, bad) = Self::parse(KB_JSONL);
-            if bad > 0 {
-                tracing::warn!(skipped = bad, "knowledge base lines that do not parse");
+        static KB: LazyLock<KnowledgeBase> = LazyLock::new(|| {
+            let kb = KnowledgeBase::parse(KB_JSONL);
+            if kb.skipped > 0 {
+                tracing::warn!(skipped = kb.skipped, "knowledge base lines that do not parse");
             }
             kb
-        })
+        });
+        &KB
     }
 
-    /// Parses JSON Lines; returns the base and the number of lines skipped.
-    pub fn parse(jsonl: &str) -> (KnowledgeBase, usize) {
-        let mut entries = HashMap::new();
-        let mut bad = 0;
+    /// Parses JSON Lines, skipping (and counting) the lines that do not parse.
+    pub fn parse(jsonl: &str) -> KnowledgeBase {
+        let mut kb = KnowledgeBase { entries: Vec::new(), by_code: HashMap::new(), skipped: 0 };
         for line in jsonl.lines().filter(|l| !l.trim().is_empty()) {
             match serde_json::from_str::<KbEntry>(line) {
                 Ok(entry) => {
-                    entries.insert(entry.code.clone(), entry);
+                    kb.by_code.insert(entry.code.clone(), kb.entries.len());
+                    kb.entries.push(entry);
                 }
-                Err(_) => bad += 1,
+                Err(_) => kb.skipped += 1,
             }
         }
-        (KnowledgeBase { entries }, bad)
+        kb
     }
 
     /// The entry of a J2012 code without its failure-type byte (`P0301`).
     pub fn get(&self, base_code: &str) -> Option<&KbEntry> {
-        self.entries.get(base_code)
+        self.by_code.get(base_code).map(|&i| &self.entries[i])
+    }
+
+    /// Every entry, in the file's order.
+    pub fn entries(&self) -> &[KbEntry] {
+        &self.entries
+    }
+
+    /// How many lines did not parse (none in the embedded base).
+    pub fn skipped(&self) -> usize {
+        self.skipped
     }
 
     pub fn len(&self) -> usize {
@@ -134,8 +151,8 @@ mod tests {
 
     #[test]
     fn every_line_of_the_embedded_base_parses() {
-        let (kb, bad) = KnowledgeBase::parse(KB_JSONL);
-        assert_eq!(bad, 0);
+        let kb = KnowledgeBase::parse(KB_JSONL);
+        assert_eq!(kb.skipped(), 0);
         assert_eq!(kb.len(), 9533);
         let misfire = kb.get("P0301").unwrap();
         assert_eq!(misfire.title, "Cylinder 1 Misfire Detected");

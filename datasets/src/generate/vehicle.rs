@@ -1,8 +1,6 @@
 //! A vehicle's profile: VIN, firmware, ECUs, and its own skewed (Zipf-like) mix of trouble
 //! codes and application errors. Every file of a batch is written from the same profile.
 
-use std::borrow::Cow;
-
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -32,7 +30,7 @@ pub struct DtcSource {
     /// The 24-bit DTC: J2012 high 16 bits, then the failure-type byte.
     pub dtc: u32,
     pub ecu: u16,
-    pub text: Cow<'static, str>,
+    pub text: &'static str,
     /// How often an occurrence has testFailed set (per mille); the rest are pending,
     /// confirmed-but-passing or not-yet-tested snapshots.
     pub failed_permille: u32,
@@ -155,23 +153,19 @@ fn dtc_sources(rng: &mut ChaCha8Rng, known: &'static [KnownCode], ecus: &[u16]) 
             continue;
         }
         let ecu = ecu_for(ecus, code.high, rng);
-        sources.push(DtcSource { dtc, ecu, text: code.title.clone(), failed_permille: failed_permille(rng) });
+        sources.push(DtcSource { dtc, ecu, text: code.title, failed_permille: failed_permille(rng) });
     }
     // The ranking is the vehicle's own: which code dominates differs from car to car.
     sources.shuffle(rng);
     let count = rng.random_range(2..6);
     let chosen: Vec<&(&str, &'static str)> = MANUFACTURER.choose_multiple(rng, count).collect();
-    for (code, text) in chosen {
+    for &(code, text) in chosen {
         let Some(high) = codes::parse_j2012(code) else { continue };
         // Manufacturer codes rank high: they are what a make's own ECUs report most.
         let at = rng.random_range(0..=sources.len().min(12));
         let ecu = ecu_for(ecus, high, rng);
-        let source = DtcSource {
-            dtc: u32::from(high) << 8,
-            ecu,
-            text: Cow::Borrowed(text),
-            failed_permille: failed_permille(rng),
-        };
+        let source =
+            DtcSource { dtc: u32::from(high) << 8, ecu, text, failed_permille: failed_permille(rng) };
         sources.insert(at, source);
     }
     sources

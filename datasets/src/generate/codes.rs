@@ -1,19 +1,17 @@
-//! Trouble codes: the generic codes of the embedded knowledge base, manufacturer codes,
-//! and the J2012 spelling ↔ 16-bit form of rec-format.md ("DTC encoding").
+//! Trouble codes: the generic codes of the knowledge base, manufacturer codes, and the
+//! J2012 spelling ↔ 16-bit form of rec-format.md ("DTC encoding").
 
-use std::borrow::Cow;
 use std::sync::OnceLock;
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 
-/// The committed knowledge base, embedded so that the binary needs no data files.
-const KNOWLEDGE_BASE: &str = include_str!("../../datasets/dtc-knowledge-base.jsonl");
+use crate::kb::KnowledgeBase;
 
 /// A code a vehicle may raise: its high 16 bits (J2012) and the text written as message.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct KnownCode {
     pub high: u16,
-    pub title: Cow<'static, str>,
+    pub title: &'static str,
 }
 
 /// Codes workshops see often; a vehicle's dominant codes are drawn from these half of the
@@ -63,31 +61,32 @@ pub fn parse_j2012(code: &str) -> Option<u16> {
     Some(letter << 14 | first << 12 | rest)
 }
 
-/// The generic codes of the embedded knowledge base, parsed once per process.
+/// The generic codes of the embedded knowledge base, in its order, built once per process.
 pub fn knowledge_base() -> anyhow::Result<&'static [KnownCode]> {
     static CODES: OnceLock<Result<Vec<KnownCode>, String>> = OnceLock::new();
     CODES
-        .get_or_init(|| parse_knowledge_base(KNOWLEDGE_BASE).map_err(|e| format!("{e:#}")))
+        .get_or_init(|| known_codes(KnowledgeBase::embedded()))
         .as_deref()
         .map_err(|e| anyhow!("the embedded dtc knowledge base is unusable: {e}"))
 }
 
-fn parse_knowledge_base(text: &'static str) -> anyhow::Result<Vec<KnownCode>> {
-    #[derive(serde::Deserialize)]
-    struct Line<'a> {
-        #[serde(borrow)]
-        code: Cow<'a, str>,
-        #[serde(borrow)]
-        title: Cow<'a, str>,
+/// Refuses a base with a skipped line or an unspellable code rather than drawing from a
+/// list other than the committed one: the same seed must give the same fleet.
+fn known_codes(kb: &'static KnowledgeBase) -> Result<Vec<KnownCode>, String> {
+    if kb.skipped() > 0 {
+        return Err(format!("{} lines do not parse", kb.skipped()));
     }
-    let mut codes = Vec::with_capacity(10_000);
-    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let parsed: Line<'static> = serde_json::from_str(line).with_context(|| format!("line {}", n + 1))?;
-        let high = parse_j2012(&parsed.code)
-            .with_context(|| format!("line {}: {:?} is not a J2012 code", n + 1, parsed.code))?;
-        codes.push(KnownCode { high, title: parsed.title });
+    let codes = kb
+        .entries()
+        .iter()
+        .map(|entry| match parse_j2012(&entry.code) {
+            Some(high) => Ok(KnownCode { high, title: &entry.title }),
+            None => Err(format!("{:?} is not a J2012 code", entry.code)),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if codes.is_empty() {
+        return Err("no codes".to_owned());
     }
-    anyhow::ensure!(!codes.is_empty(), "no codes");
     Ok(codes)
 }
 

@@ -18,7 +18,8 @@ use super::sink::ThreadedFile;
 use super::vehicle::Vehicle;
 
 /// Chunk compression of a generated file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Compression {
     #[default]
     None,
