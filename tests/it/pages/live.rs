@@ -73,7 +73,9 @@ async fn a_batch_uploaded_through_the_upload_page_moves_from_uploaded_to_complet
         extra: vec!["-w".into(), "1".into()],
     };
     let pipeline = PipelineProcess::start_with_env(&pipeline_args, &llm.env());
-    wait_for_status(&browser, "diagnosing", Duration::from_secs(60)).await;
+    // The pipeline starts, joins the topic and reads the events first: as long as
+    // tests/it/serve_stack.rs gives it.
+    wait_for_status(&browser, "diagnosing", Duration::from_secs(90)).await;
     browser.screenshot("batch-live-diagnosing").await;
     release_and_wait_for_report(&browser, &llm).await;
 
