@@ -97,7 +97,10 @@ impl IntoResponse for PageError {
                     p.error role="alert" { (error.to_string()) }
                     p { a href="/" { "Back to the fleet" } }
                 };
-                respond(status, document(status.canonical_reason().unwrap_or("Error"), Session::None, main))
+                respond(
+                    status,
+                    document(status.canonical_reason().unwrap_or("Error"), Session::NotSignedIn, main),
+                )
             }
         }
     }
@@ -109,7 +112,7 @@ fn not_found_page(what: &str) -> Response {
         p { (what) }
         p { a href="/" { "Back to the fleet" } }
     };
-    respond(StatusCode::NOT_FOUND, document("Not found", Session::None, main))
+    respond(StatusCode::NOT_FOUND, document("Not found", Session::NotSignedIn, main))
 }
 
 /// The 404 page of a path no route matches.

@@ -24,7 +24,7 @@ pub enum Session {
     /// The login cookie carries a reader's token.
     SignedIn,
     /// No tokens configured, a bearer header, or no valid cookie.
-    None,
+    NotSignedIn,
 }
 
 impl FromRequestParts<AppState> for Session {
@@ -34,10 +34,10 @@ impl FromRequestParts<AppState> for Session {
         let tokens = &state.config().tokens;
         let by_cookie = !tokens.is_empty() && !parts.headers.contains_key(AUTHORIZATION);
         let token = presented_token(&parts.headers, Role::Reader);
-        if by_cookie && token.is_some() && tokens.authorize_token(token, Role::Reader).is_ok() {
+        if by_cookie && tokens.authorize_token(token, Role::Reader).is_ok() {
             Ok(Session::SignedIn)
         } else {
-            Ok(Session::None)
+            Ok(Session::NotSignedIn)
         }
     }
 }
