@@ -97,3 +97,67 @@ pub async fn silent_llm() -> (String, tokio::task::JoinHandle<()>) {
     });
     (url, held)
 }
+
+/// An "LLM" speaking the chat-completions wire format that holds every call until
+/// [`ScriptedLlm::release`] (a real model takes seconds; the test chooses how many), then
+/// answers with the JSON `answer` writes for the codes the prompt lists (an answer must
+/// cite the batch's codes to be used).
+pub struct ScriptedLlm {
+    pub base_url: String,
+    release: tokio::sync::watch::Sender<bool>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl ScriptedLlm {
+    pub async fn start(answer: fn(&[String]) -> serde_json::Value) -> Self {
+        use axum::Json;
+        use serde_json::{Value, json};
+
+        let (release, released) = tokio::sync::watch::channel(false);
+        let complete = move |Json(call): Json<Value>| {
+            let mut released = released.clone();
+            async move {
+                let _ = released.wait_for(|go| *go).await;
+                let prompt: Value =
+                    serde_json::from_str(call["messages"][1]["content"].as_str().unwrap_or("{}")).unwrap();
+                let codes: Vec<String> = prompt["top_codes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| c["code"].as_str().map(str::to_owned))
+                    .collect();
+                Json(json!({
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": answer(&codes).to_string()}}],
+                    "usage": {"total_tokens": 100},
+                }))
+            }
+        };
+        let app = axum::Router::new().route("/v1/chat/completions", axum::routing::post(complete));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { base_url, release, server }
+    }
+
+    /// Lets the held calls, and every later one, have their answer.
+    pub fn release(&self) {
+        self.release.send_replace(true);
+    }
+
+    /// The variables that point `argus` at it: one call a batch, waited for long enough.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("ARGUS_LLM_BASE_URL", self.base_url.clone()),
+            ("ARGUS_LLM_MODEL", "scripted".to_owned()),
+            ("ARGUS_LLM_TIMEOUT_SECS", "120".to_owned()),
+            ("ARGUS_LLM_RETRIES", "0".to_owned()),
+        ]
+    }
+}
+
+impl Drop for ScriptedLlm {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}

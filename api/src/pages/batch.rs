@@ -23,7 +23,7 @@ use crate::routes::batches::{BatchView, view};
 use crate::state::AppState;
 
 pub async fn page(
-    _: PageReader,
+    PageReader(session): PageReader,
     State(state): State<AppState>,
     id: Result<BatchId, ApiError>,
 ) -> Result<Response, PageError> {
@@ -54,7 +54,7 @@ pub async fn page(
             (diagnosis::section(diagnosis, report.as_ref()))
         }
     };
-    Ok(respond(StatusCode::OK, document(&format!("Batch {}", batch.batch_id), main)))
+    Ok(respond(StatusCode::OK, document(&format!("Batch {}", batch.batch_id), session, main)))
 }
 
 /// The batch's identity and status. `#batch-status` and `#files-progress` are what the

@@ -56,7 +56,7 @@ impl Filter {
 }
 
 pub async fn page(
-    _: PageReader,
+    PageReader(session): PageReader,
     State(state): State<AppState>,
     Query(filter): Query<Filter>,
 ) -> Result<Response, PageError> {
@@ -77,7 +77,7 @@ pub async fn page(
             }
         }
     };
-    Ok(respond(StatusCode::OK, document("Fleet", main)))
+    Ok(respond(StatusCode::OK, document("Fleet", session, main)))
 }
 
 fn filter_form(filter: &Filter) -> Markup {

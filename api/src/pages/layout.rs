@@ -6,6 +6,7 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 
+use super::reader::Session;
 use crate::error::ApiError;
 
 /// Scripts and styles from this server only, no inline script: a value that slipped
@@ -13,8 +14,9 @@ use crate::error::ApiError;
 const POLICY: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
     connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-/// A whole page: `title` names it in the tab and the heading.
-pub fn document(title: &str, main: Markup) -> Markup {
+/// A whole page: `title` names it in the tab and the heading; a signed-in `session` gets
+/// a "Log out" button.
+pub fn document(title: &str, session: Session, main: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -34,6 +36,11 @@ pub fn document(title: &str, main: Markup) -> Markup {
                     nav aria-label="Pages" {
                         a href="/" { "Fleet" }
                         a href="/upload" { "Upload" }
+                    }
+                    @if session == Session::SignedIn {
+                        form.logout method="post" action="/logout" {
+                            button #logout type="submit" { "Log out" }
+                        }
                     }
                 }
                 main #main { (main) }
@@ -90,7 +97,10 @@ impl IntoResponse for PageError {
                     p.error role="alert" { (error.to_string()) }
                     p { a href="/" { "Back to the fleet" } }
                 };
-                respond(status, document(status.canonical_reason().unwrap_or("Error"), main))
+                respond(
+                    status,
+                    document(status.canonical_reason().unwrap_or("Error"), Session::NotSignedIn, main),
+                )
             }
         }
     }
@@ -102,7 +112,7 @@ fn not_found_page(what: &str) -> Response {
         p { (what) }
         p { a href="/" { "Back to the fleet" } }
     };
-    respond(StatusCode::NOT_FOUND, document("Not found", main))
+    respond(StatusCode::NOT_FOUND, document("Not found", Session::NotSignedIn, main))
 }
 
 /// The 404 page of a path no route matches.

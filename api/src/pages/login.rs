@@ -10,7 +10,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::layout::{document, respond};
-use super::reader::local_path;
+use super::reader::{Session, local_path};
 use crate::auth::{Role, TOKEN_COOKIE};
 use crate::state::AppState;
 
@@ -36,7 +36,7 @@ pub async fn form(State(state): State<AppState>, Query(query): Query<Next>) -> R
             p { "This server needs no token: every page is open." }
             p { a href=(next) { "Continue" } }
         };
-        return respond(StatusCode::OK, document("Log in", main));
+        return respond(StatusCode::OK, document("Log in", Session::NotSignedIn, main));
     }
     respond(StatusCode::OK, login_page(next, None))
 }
@@ -81,5 +81,5 @@ fn login_page(next: &str, refused: Option<&str>) -> Markup {
             button type="submit" { "Log in" }
         }
     };
-    document("Log in", main)
+    document("Log in", Session::NotSignedIn, main)
 }

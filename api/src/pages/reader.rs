@@ -1,7 +1,11 @@
 //! Who may see a page: with tokens configured, a reader or admin, by the login cookie or
-//! a bearer header; anyone else is sent to the login page and back.
+//! a bearer header; anyone else is sent to the login page and back. Whoever came in by
+//! the login cookie is offered a way out ([`Session`]).
+
+use std::convert::Infallible;
 
 use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 
@@ -10,9 +14,33 @@ use crate::auth::{Role, presented_token};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// A caller allowed to read pages.
+/// A caller allowed to read pages, and how it came in.
 #[derive(Debug, Clone, Copy)]
-pub struct PageReader;
+pub struct PageReader(pub Session);
+
+/// Whether the request came in by the login cookie: its pages then show "Log out".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Session {
+    /// The login cookie carries a reader's token.
+    SignedIn,
+    /// No tokens configured, a bearer header, or no valid cookie.
+    NotSignedIn,
+}
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
+        let tokens = &state.config().tokens;
+        let by_cookie = !tokens.is_empty() && !parts.headers.contains_key(AUTHORIZATION);
+        let token = presented_token(&parts.headers, Role::Reader);
+        if by_cookie && tokens.authorize_token(token, Role::Reader).is_ok() {
+            Ok(Session::SignedIn)
+        } else {
+            Ok(Session::NotSignedIn)
+        }
+    }
+}
 
 impl FromRequestParts<AppState> for PageReader {
     type Rejection = Response;
@@ -20,7 +48,10 @@ impl FromRequestParts<AppState> for PageReader {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let token = presented_token(&parts.headers, Role::Reader);
         match state.config().tokens.authorize_token(token, Role::Reader) {
-            Ok(()) => Ok(PageReader),
+            Ok(()) => {
+                let Ok(session) = Session::from_request_parts(parts, state).await;
+                Ok(PageReader(session))
+            }
             Err(ApiError::Unauthorized) => {
                 let here = parts.uri.path_and_query().map_or("/", |p| p.as_str());
                 Err(Redirect::to(&format!("/login?next={}", percent_encode(here))).into_response())

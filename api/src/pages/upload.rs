@@ -10,9 +10,10 @@ use axum::response::Response;
 use maud::html;
 
 use super::layout::{document, respond};
+use super::reader::Session;
 use crate::state::AppState;
 
-pub async fn page(State(state): State<AppState>) -> Response {
+pub async fn page(session: Session, State(state): State<AppState>) -> Response {
     let needs_token = !state.config().tokens.is_empty();
     let main = html! {
         h1 { "Upload rec files" }
@@ -36,5 +37,5 @@ pub async fn page(State(state): State<AppState>) -> Response {
             p #upload-error.error role="alert" hidden {}
         }
     };
-    respond(StatusCode::OK, document("Upload", main))
+    respond(StatusCode::OK, document("Upload", session, main))
 }

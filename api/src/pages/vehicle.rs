@@ -26,7 +26,7 @@ pub struct Older {
 }
 
 pub async fn page(
-    _: PageReader,
+    PageReader(session): PageReader,
     State(state): State<AppState>,
     vin: Result<Vin, ApiError>,
     Query(older): Query<Older>,
@@ -65,7 +65,7 @@ pub async fn page(
             p { a rel="next" href=(format!("/vehicles/{}?cursor={cursor}", percent_encode(&vin))) { "Older batches" } }
         }
     };
-    Ok(respond(StatusCode::OK, document(&format!("Vehicle {vin}"), main)))
+    Ok(respond(StatusCode::OK, document(&format!("Vehicle {vin}"), session, main)))
 }
 
 fn table(batches: &[BatchSummary]) -> maud::Markup {

@@ -109,8 +109,19 @@ impl Browser {
         self.post(&format!("/element/{}/value", element.0), json!({ "text": text })).await;
     }
 
+    /// Empties an input.
+    pub async fn clear(&self, element: &Element) {
+        self.post(&format!("/element/{}/clear", element.0), json!({})).await;
+    }
+
     pub async fn click(&self, element: &Element) {
         self.post(&format!("/element/{}/click", element.0), json!({})).await;
+    }
+
+    /// The cookies of the current page's site, HttpOnly ones included (as WebDriver
+    /// serialises them: `name`, `value`, `httpOnly`, `sameSite`, `path`, …).
+    pub async fn cookies(&self) -> Vec<Value> {
+        self.get("/cookie").await.as_array().cloned().unwrap_or_default()
     }
 
     /// Waits until `script` returns true, for at most `timeout`.

@@ -1,72 +1,106 @@
-//! A batch uploaded through the upload page: per-file progress, then the batch page,
-//! which follows the batch live over its event stream to `completed` and shows the report
-//! without a reload. The pipeline is held at the diagnosis by an "LLM" that never
-//! answers (the batch falls back to the rules when the call times out), so that the page
-//! surely lands before the batch is final.
+//! A batch uploaded through the upload page, seen on its page at `uploaded` and then
+//! followed live, without a reload, through the pipeline's states to `completed`, its
+//! report appearing in place.
+//!
+//! The deployed shape holds the batch at `uploaded` for as long as the test needs, with
+//! no hook in the product: `argus serve --no-pipeline` (PostgreSQL, Kafka, an object-store
+//! directory) takes the upload and publishes its events, and nothing reads them until the
+//! test starts `argus pipeline`, once the page shows `uploaded`. The pipeline's LLM then
+//! answers only when the page has shown `diagnosing` too, so the page surely follows the
+//! batch through the states between.
 
 use std::time::Duration;
 
+use argus_sinks::BatchState;
 use serde_json::json;
 
 use super::browser::Browser;
-use super::{DESKTOP, assert_clean_console, bars, top_codes, visit};
-use crate::serve::{Serve, rec_files, vector_batches};
-
-const LLM_TIMEOUT_SECS: u64 = 6;
+use super::{
+    DESKTOP, assert_clean_console, bars, choose_files, plain_diagnosis, release_and_wait_for_report,
+    shown_status, submit_upload, top_codes, vector_with_codes, visit, wait_for_status,
+};
+use crate::db::Db;
+use crate::serve::{Serve, rec_files};
+use crate::streaming::harness::{PipelineArgs, PipelineProcess, broker_with_topics};
+use crate::util::ScriptedLlm;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_batch_uploaded_through_the_upload_page_turns_completed_live() {
-    let (llm, held) = crate::util::silent_llm().await;
+async fn a_batch_uploaded_through_the_upload_page_moves_from_uploaded_to_completed_live() {
+    let broker = tokio::task::spawn_blocking(|| broker_with_topics(1)).await.unwrap();
+    let db = Db::postgres().await;
     let data = tempfile::tempdir().unwrap();
-    let env = [
-        ("ARGUS_LLM_BASE_URL", llm),
-        ("ARGUS_LLM_MODEL", "silent".to_owned()),
-        ("ARGUS_LLM_TIMEOUT_SECS", LLM_TIMEOUT_SECS.to_string()),
-    ];
-    let serve = Serve::start_with_env(data.path(), &env).await;
+    let objects = data.path().join("objects");
+    std::fs::create_dir_all(&objects).unwrap();
+    let serve_args: Vec<String> = [
+        "--no-pipeline",
+        "--database-url",
+        &db.url(),
+        "--object-store",
+        objects.to_str().unwrap(),
+        "--brokers",
+        &broker.bootstrap(),
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let serve = Serve::start_with(data.path(), &serve_args, &[]).await;
     let browser = Browser::start(DESKTOP.0, DESKTOP.1).await;
 
-    let (_, dir) = vector_batches().into_iter().find(|(_, dir)| rec_files(dir).len() > 2).unwrap();
-    let files = rec_files(&dir);
     visit(&browser, &serve, "/upload").await;
-    let input = browser.find("#files").await;
-    // chromedriver takes canonical paths only (no `..`).
-    let paths: Vec<String> = files.iter().map(|f| f.canonicalize().unwrap().display().to_string()).collect();
-    browser.type_into(&input, &paths.join("\n")).await;
-    let listed = browser.run("return document.querySelectorAll('#file-list li').length", json!([])).await;
-    assert_eq!(listed, json!(files.len()), "one progress row per file");
+    choose_files(&browser, &rec_files(&vector_with_codes(3))).await;
     browser.screenshot("upload-chosen").await;
-    browser.click(&browser.find("#upload-button").await).await;
-
+    submit_upload(&browser, None).await;
     browser.wait_for("return location.pathname.startsWith('/batches/')", Duration::from_secs(30)).await;
     browser.wait_for("return document.readyState === 'complete'", Duration::from_secs(20)).await;
-    let landed =
-        browser.run("return document.getElementById('batch-status').dataset.status", json!([])).await;
-    assert!(
-        !["completed", "failed"].contains(&landed.as_str().unwrap()),
-        "landed on a final batch: {landed}"
-    );
-    browser.screenshot("batch-live-before").await;
+
+    // Completed and published, read by no pipeline yet: the page shows `uploaded`.
+    assert_eq!(shown_status(&browser).await, "uploaded");
+    assert_eq!(browser.text("#batch-status").await, "uploaded");
+    let current = browser
+        .run("return document.querySelector('#lifecycle [aria-current]').dataset.step", json!([]))
+        .await;
+    assert_eq!(current, "uploaded");
+    assert!(browser.text("main").await.contains("The report appears here when the batch is completed."));
+    browser.screenshot("batch-live-uploaded").await;
     // A mark that a reload would wipe.
     browser.run("window.stayed = true;", json!([])).await;
 
-    let wait = Duration::from_secs(LLM_TIMEOUT_SECS + 60);
-    browser.wait_for("return document.documentElement.dataset.reportShown === 'completed'", wait).await;
+    let llm = ScriptedLlm::start(plain_diagnosis).await;
+    let pipeline_args = PipelineArgs {
+        brokers: broker.bootstrap(),
+        database_url: db.url(),
+        object_store: objects.clone(),
+        log: data.path().join("pipeline.log"),
+        extra: vec!["-w".into(), "1".into()],
+    };
+    let pipeline = PipelineProcess::start_with_env(&pipeline_args, &llm.env());
+    // The pipeline starts, joins the topic and reads the events first: as long as
+    // tests/it/serve_stack.rs gives it.
+    wait_for_status(&browser, "diagnosing", Duration::from_secs(90)).await;
+    browser.screenshot("batch-live-diagnosing").await;
+    release_and_wait_for_report(&browser, &llm).await;
+
     assert_eq!(browser.run("return window.stayed === true", json!([])).await, true, "no reload");
     let trail: Vec<String> =
         serde_json::from_value(browser.run("return window.argusStatusTrail", json!([])).await).unwrap();
-    // The stream opens at the status of that moment, which may be past the one rendered.
-    let first = trail.first().map(String::as_str).unwrap_or_default();
-    assert!(!["completed", "failed"].contains(&first), "the page followed a moving batch: {trail:?}");
+    let chain: Vec<&str> = BatchState::CHAIN.iter().map(|s| s.as_str()).collect();
+    let steps: Vec<usize> = trail
+        .iter()
+        .map(|s| chain.iter().position(|c| c == s).unwrap_or_else(|| panic!("{s} in {trail:?}")))
+        .collect();
+    assert!(steps.windows(2).all(|w| w[0] < w[1]), "forward through the lifecycle: {trail:?}");
+    assert_eq!(trail.first().map(String::as_str), Some("uploaded"), "{trail:?}");
+    assert!(trail.iter().any(|s| s == "diagnosing"), "{trail:?}");
     assert_eq!(trail.last().map(String::as_str), Some("completed"), "{trail:?}");
-    let shown = browser.run("return document.getElementById('batch-status').dataset.status", json!([])).await;
-    assert_eq!(shown, "completed");
+    assert_eq!(shown_status(&browser).await, "completed");
 
-    let url = browser.url().await;
-    let id = url.rsplit('/').next().unwrap();
+    let id = browser.url().await.rsplit('/').next().unwrap().to_owned();
     let (_, report) = serve.get(&format!("/batches/{id}/report")).await;
     assert_eq!(bars(&browser, "top-codes").await, top_codes(&report), "the report loaded in place");
+    assert!(browser.text("#diagnosis .risk").await.contains("written by the LLM scripted"));
     assert_clean_console(&browser, "upload and live batch").await;
     browser.screenshot("batch-live-completed").await;
-    held.abort();
+
+    drop(pipeline);
+    serve.terminate();
+    db.drop_it().await;
 }
