@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use argus_parser::{CodeTally, ErrorCode, FileStats, FileStatus, Layout, RangeScan, merge_ts};
+use argus_parser::{CodeTally, ErrorCode, FileStats, Layout, RangeScan, merge_ts};
 use serde::{Deserialize, Serialize};
 
 /// Default number of entries in `top_errors`.
@@ -33,35 +33,18 @@ pub struct BatchReport {
     pub top_errors: Vec<TopError>,
 }
 
-/// A report's `files[]` entry: the parser's [`FileStats`] under the file's id.
+/// A report's `files[]` entry: the parser's [`FileStats`] under the file's id (flattened:
+/// `file_id` first, then the statistics' fields in their order).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileEntry {
     pub file_id: String,
-    pub bytes: u64,
-    pub status: FileStatus,
-    pub error: Option<String>,
-    pub records: u64,
-    pub error_events: u64,
-    pub chunks_good: u64,
-    pub chunks_corrupt: u64,
-    pub bytes_skipped: u64,
-    pub truncated: bool,
+    #[serde(flatten)]
+    pub stats: FileStats,
 }
 
 impl FileEntry {
-    pub fn new(file_id: String, s: FileStats) -> Self {
-        Self {
-            file_id,
-            bytes: s.bytes,
-            status: s.status,
-            error: s.error,
-            records: s.records,
-            error_events: s.error_events,
-            chunks_good: s.chunks_good,
-            chunks_corrupt: s.chunks_corrupt,
-            bytes_skipped: s.bytes_skipped,
-            truncated: s.truncated,
-        }
+    pub fn new(file_id: String, stats: FileStats) -> Self {
+        Self { file_id, stats }
     }
 }
 

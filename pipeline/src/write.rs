@@ -73,7 +73,7 @@ impl Pending {
 }
 
 fn count_files(batch: &FinishedBatch, status: FileStatus) -> u64 {
-    batch.report.files.iter().filter(|f| f.status == status).count() as u64
+    batch.report.files.iter().filter(|f| f.stats.status == status).count() as u64
 }
 
 /// Hands every finished batch, on the worker that gathered it, to the worker's writers

@@ -165,18 +165,18 @@ fn files(files: &[FileEntry]) -> Markup {
                         } }
                         tbody {
                             @for f in files {
-                                @let status = file_status(f.status);
+                                @let status = file_status(f.stats.status);
                                 tr class=(format!("file-{status}")) {
                                     th scope="row" { code { (f.file_id) } }
-                                    td.num { (format::bytes(f.bytes)) }
+                                    td.num { (format::bytes(f.stats.bytes)) }
                                     td { span class=(format!("badge file-status-{status}")) { (status) } }
-                                    td.num { (format::count(f.records)) }
-                                    td.num { (format::count(f.error_events)) }
-                                    td.num { (format::count(f.chunks_good)) }
-                                    td.num.damage[f.chunks_corrupt > 0] { (format::count(f.chunks_corrupt)) }
-                                    td.num.damage[f.bytes_skipped > 0] { (format::count(f.bytes_skipped)) }
-                                    td class=[f.truncated.then_some("damage")] { @if f.truncated { "yes" } @else { "no" } }
-                                    td { @if let Some(error) = &f.error { (error) } }
+                                    td.num { (format::count(f.stats.records)) }
+                                    td.num { (format::count(f.stats.error_events)) }
+                                    td.num { (format::count(f.stats.chunks_good)) }
+                                    td.num.damage[f.stats.chunks_corrupt > 0] { (format::count(f.stats.chunks_corrupt)) }
+                                    td.num.damage[f.stats.bytes_skipped > 0] { (format::count(f.stats.bytes_skipped)) }
+                                    td class=[f.stats.truncated.then_some("damage")] { @if f.stats.truncated { "yes" } @else { "no" } }
+                                    td { @if let Some(error) = &f.stats.error { (error) } }
                                 }
                             }
                         }

@@ -45,7 +45,7 @@ impl Feed for AheadFeed {
             out.extend(files.into_iter().map(FeedEvent::File));
         }
         let written = self.written.lock().unwrap();
-        let written_bytes: u64 = written.iter().flat_map(|b| &b.report.files).map(|f| f.bytes).sum();
+        let written_bytes: u64 = written.iter().flat_map(|b| &b.report.files).map(|f| f.stats.bytes).sum();
         self.ahead.batches.fetch_max(self.given.0 - written.len(), Ordering::SeqCst);
         self.ahead.bytes.fetch_max(self.given.1 - written_bytes, Ordering::SeqCst);
         if self.batches.is_empty() { FeedState::Finished } else { FeedState::Ready }

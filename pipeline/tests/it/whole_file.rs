@@ -86,11 +86,11 @@ fn a_whole_file_range_reports_exactly_what_the_walked_ranges_report() {
     let walked_ranges = Metrics::get(&metrics.ranges_parsed);
 
     let entries = || reference.iter().flat_map(|b| &b.report.files);
-    assert!(entries().any(|f| f.bytes_skipped > 0 && !f.truncated), "a file with skipped bytes");
-    assert!(entries().any(|f| f.truncated), "a truncated file");
-    assert!(entries().any(|f| f.chunks_corrupt > 0), "a file with corrupt chunks");
-    let readable = entries().filter(|f| f.status != FileStatus::Rejected).count() as u64;
-    let counted = |status| entries().filter(|f| f.status == status).count() as u64;
+    assert!(entries().any(|f| f.stats.bytes_skipped > 0 && !f.stats.truncated), "a file with skipped bytes");
+    assert!(entries().any(|f| f.stats.truncated), "a truncated file");
+    assert!(entries().any(|f| f.stats.chunks_corrupt > 0), "a file with corrupt chunks");
+    let readable = entries().filter(|f| f.stats.status != FileStatus::Rejected).count() as u64;
+    let counted = |status| entries().filter(|f| f.stats.status == status).count() as u64;
     assert!(counted(FileStatus::Rejected) > 0 && counted(FileStatus::Partial) > 0);
     assert_eq!(
         Metrics::get(&metrics.files_rejected),

@@ -1,7 +1,7 @@
 //! Reads for the REST API: a report, a batch with its files, a vehicle's batches, a
 //! diagnosis, and the stored Kafka positions.
 
-use argus_parser::FileStatus;
+use argus_parser::{FileStats, FileStatus};
 use argus_pipeline::report::{BatchReport, FileEntry};
 use serde::Serialize;
 use sqlx::Row;
@@ -116,8 +116,7 @@ impl Store {
                 files: Vec::new(),
             };
             for row in sqlx::query(&files_sql).bind(batch_id).fetch_all(pool).await? {
-                let entry = FileEntry {
-                    file_id: row.try_get("file_id")?,
+                let stats = FileStats {
                     bytes: to_u64(row.try_get("bytes")?, "bytes")?,
                     status: file_status_from_str(&row.try_get::<String, _>("status")?)?,
                     error: row.try_get("error")?,
@@ -128,6 +127,7 @@ impl Store {
                     bytes_skipped: to_u64(row.try_get("bytes_skipped")?, "bytes_skipped")?,
                     truncated: row.try_get("truncated")?,
                 };
+                let entry = FileEntry::new(row.try_get("file_id")?, stats);
                 batch.files.push(StoredFile { entry, uri: row.try_get("uri")?, sha256: row.try_get("sha256")? });
             }
             Ok(Some(batch))

@@ -102,7 +102,7 @@ async fn write_odd_batches(db: &TestDb) {
     empty.report.records = 0;
     empty.report.first_ts_ns = None;
     empty.report.last_ts_ns = None;
-    empty.report.files[0].records = 0;
+    empty.report.files[0].stats.records = 0;
     write_finished_batch(&db.store, &diagnoser, &empty, &[]).await.expect("write empty");
     let mut failed = synthetic("failed", "WVW00000000000000", &[]);
     failed.report = argus_pipeline::report::assemble_batch("failed", 10, Vec::new()).report;

@@ -114,7 +114,7 @@ async fn inconsistent_batch_writes_nothing(db: &TestDb) {
     // A file whose counts contradict its status: the database refuses, the transaction
     // rolls back, and no trace of the batch remains.
     let mut batch = synthetic("b-6", "WVW00000000000006", &[("P0301-00", 5)]);
-    batch.report.files[0].error = Some("should not be here".into());
+    batch.report.files[0].stats.error = Some("should not be here".into());
     let err = db.store.write_batch(&batch, &diagnosis).await.unwrap_err();
     assert!(err.is_constraint_violation(), "{err}");
     assert_eq!(db.store.get_status("b-6").await.expect("status"), None);

@@ -201,7 +201,7 @@ impl Server {
 
 /// A completed one-file batch with the given code counts, as the pipeline would write it.
 pub fn finished_batch(id: &str, vin: &str, codes: &[(&str, u64)]) -> argus_pipeline::report::FinishedBatch {
-    use argus_parser::{ErrorCode, FileStatus};
+    use argus_parser::{ErrorCode, FileStats, FileStatus};
     use argus_pipeline::report::{
         BatchMeta, BatchReport, BatchStatus, FileEntry, FinishedBatch, TopError, rank,
     };
@@ -220,8 +220,7 @@ pub fn finished_batch(id: &str, vin: &str, codes: &[(&str, u64)]) -> argus_pipel
             last_ts_ns: 2_000_000_000,
         })
         .collect();
-    let file = FileEntry {
-        file_id: "seg-00.rec".into(),
+    let stats = FileStats {
         bytes: 4096,
         status: FileStatus::Ok,
         error: None,
@@ -232,6 +231,7 @@ pub fn finished_batch(id: &str, vin: &str, codes: &[(&str, u64)]) -> argus_pipel
         bytes_skipped: 0,
         truncated: false,
     };
+    let file = FileEntry::new("seg-00.rec".into(), stats);
     FinishedBatch {
         report: BatchReport {
             batch_id: id.to_owned(),

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use argus_parser::{ErrorCode, FileStatus, RecFile, scan_file};
+use argus_parser::{ErrorCode, FileStats, FileStatus, RecFile, scan_file};
 use argus_pipeline::report::{
     BatchMeta, BatchReport, BatchStatus, FileEntry, FileOutcome, FileOutline, FinishedBatch, TopError,
     assemble_batch, rank,
@@ -104,8 +104,7 @@ pub fn synthetic_over(id: &str, vin: &str, codes: &[(&str, u64)], span_ns: u64) 
             last_ts_ns: 1_000_000_000 + span_ns,
         })
         .collect();
-    let file = FileEntry {
-        file_id: "seg-00.rec".into(),
+    let stats = FileStats {
         bytes: 4096,
         status: FileStatus::Ok,
         error: None,
@@ -116,6 +115,7 @@ pub fn synthetic_over(id: &str, vin: &str, codes: &[(&str, u64)], span_ns: u64) 
         bytes_skipped: 0,
         truncated: false,
     };
+    let file = FileEntry::new("seg-00.rec".into(), stats);
     FinishedBatch {
         report: BatchReport {
             batch_id: id.to_owned(),
