@@ -1,4 +1,4 @@
--- Day rollups per firmware, so that a fleet query filtered by firmware reads one row per
+-- Day and all-time rollups per firmware, so that a fleet query filtered by firmware reads one row per
 -- (day, code) of its window instead of one per (batch, code): its cost follows the
 -- window's days, not the fleet's history (sinks/README.md, "Reads at fleet scale").
 -- A day is UTC: `last_ts_ns / 86400e9`; a batch with no record has no day and counts at
@@ -109,3 +109,79 @@ CREATE TRIGGER completed_codes_firmware_insert AFTER INSERT ON completed_codes F
 CREATE TRIGGER completed_codes_firmware_prune AFTER DELETE ON completed_codes FOR EACH ROW
     WHEN (OLD.firmware IS NOT NULL)
     EXECUTE FUNCTION argus_firmware_code_days_subtract();
+
+-- All time per (firmware, code), distinct VINs included: the unwindowed firmware query
+-- reads one row per code. `firmware_code_vins` counts each VIN's batches per
+-- (firmware, code), so that a VIN is counted once and uncounted with its last batch.
+CREATE TABLE firmware_codes (
+    firmware TEXT COLLATE "C" NOT NULL,
+    code     TEXT COLLATE "C" NOT NULL,
+    events   BIGINT NOT NULL CHECK (events > 0),
+    batches  BIGINT NOT NULL CHECK (batches > 0),
+    vins     BIGINT NOT NULL CHECK (vins >= 0),
+    PRIMARY KEY (firmware, code)
+);
+CREATE INDEX firmware_codes_top ON firmware_codes (firmware, events DESC, code) INCLUDE (batches, vins);
+
+CREATE TABLE firmware_code_vins (
+    firmware TEXT COLLATE "C" NOT NULL,
+    code     TEXT COLLATE "C" NOT NULL,
+    vin      TEXT NOT NULL,
+    batches  BIGINT NOT NULL CHECK (batches > 0),
+    PRIMARY KEY (firmware, code, vin)
+);
+
+INSERT INTO firmware_code_vins (firmware, code, vin, batches)
+SELECT firmware, code, vin, COUNT(*) FROM completed_codes
+WHERE firmware IS NOT NULL AND vin IS NOT NULL GROUP BY 1, 2, 3;
+
+INSERT INTO firmware_codes (firmware, code, events, batches, vins)
+SELECT firmware, code, SUM(events), COUNT(*), COUNT(DISTINCT vin) FROM completed_codes
+WHERE firmware IS NOT NULL GROUP BY 1, 2;
+
+CREATE FUNCTION argus_firmware_codes_add() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    vin_batches BIGINT := 0;
+BEGIN
+    IF NEW.vin IS NOT NULL THEN
+        INSERT INTO firmware_code_vins (firmware, code, vin, batches) VALUES (NEW.firmware, NEW.code, NEW.vin, 1)
+        ON CONFLICT (firmware, code, vin) DO UPDATE SET batches = firmware_code_vins.batches + 1
+        RETURNING batches INTO vin_batches;
+    END IF;
+    INSERT INTO firmware_codes (firmware, code, events, batches, vins)
+    VALUES (NEW.firmware, NEW.code, NEW.events, 1, CASE WHEN vin_batches = 1 THEN 1 ELSE 0 END)
+    ON CONFLICT (firmware, code) DO UPDATE SET
+        events = firmware_codes.events + excluded.events,
+        batches = firmware_codes.batches + 1,
+        vins = firmware_codes.vins + excluded.vins;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION argus_firmware_codes_subtract() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    vin_gone INTEGER := 0;
+BEGIN
+    IF OLD.vin IS NOT NULL THEN
+        UPDATE firmware_code_vins SET batches = batches - 1
+        WHERE firmware = OLD.firmware AND code = OLD.code AND vin = OLD.vin AND batches > 1;
+        IF NOT FOUND THEN
+            DELETE FROM firmware_code_vins WHERE firmware = OLD.firmware AND code = OLD.code AND vin = OLD.vin;
+            vin_gone := 1;
+        END IF;
+    END IF;
+    UPDATE firmware_codes SET events = events - OLD.events, batches = batches - 1, vins = vins - vin_gone
+    WHERE firmware = OLD.firmware AND code = OLD.code AND batches > 1;
+    IF NOT FOUND THEN
+        DELETE FROM firmware_codes WHERE firmware = OLD.firmware AND code = OLD.code;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER completed_codes_firmware_all_time_insert AFTER INSERT ON completed_codes FOR EACH ROW
+    WHEN (NEW.firmware IS NOT NULL)
+    EXECUTE FUNCTION argus_firmware_codes_add();
+CREATE TRIGGER completed_codes_firmware_all_time_prune AFTER DELETE ON completed_codes FOR EACH ROW
+    WHEN (OLD.firmware IS NOT NULL)
+    EXECUTE FUNCTION argus_firmware_codes_subtract();

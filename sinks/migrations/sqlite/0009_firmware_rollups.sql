@@ -82,3 +82,61 @@ BEGIN
     WHERE firmware = OLD.firmware AND day = COALESCE(OLD.last_ts_ns / 86400000000000, -1)
       AND code = OLD.code AND batches = 0;
 END;
+
+-- All time per (firmware, code), distinct VINs included, and each VIN's batches per
+-- (firmware, code) (see the Postgres migration). A VIN counts when its row reaches one
+-- batch, and stops counting when its row is removed.
+CREATE TABLE firmware_codes (
+    firmware TEXT NOT NULL,
+    code     TEXT NOT NULL,
+    events   INTEGER NOT NULL CHECK (events >= 0),
+    batches  INTEGER NOT NULL CHECK (batches >= 0),
+    vins     INTEGER NOT NULL CHECK (vins >= 0),
+    PRIMARY KEY (firmware, code)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX firmware_codes_top ON firmware_codes (firmware, events DESC, code, batches, vins);
+
+CREATE TABLE firmware_code_vins (
+    firmware TEXT NOT NULL,
+    code     TEXT NOT NULL,
+    vin      TEXT NOT NULL,
+    batches  INTEGER NOT NULL CHECK (batches >= 0),
+    PRIMARY KEY (firmware, code, vin)
+) STRICT, WITHOUT ROWID;
+
+INSERT INTO firmware_code_vins (firmware, code, vin, batches)
+SELECT firmware, code, vin, COUNT(*) FROM completed_codes
+WHERE firmware IS NOT NULL AND vin IS NOT NULL GROUP BY 1, 2, 3;
+
+INSERT INTO firmware_codes (firmware, code, events, batches, vins)
+SELECT firmware, code, SUM(events), COUNT(*), COUNT(DISTINCT vin) FROM completed_codes
+WHERE firmware IS NOT NULL GROUP BY 1, 2;
+
+CREATE TRIGGER completed_codes_firmware_all_time_insert AFTER INSERT ON completed_codes
+WHEN NEW.firmware IS NOT NULL
+BEGIN
+    INSERT OR IGNORE INTO firmware_code_vins (firmware, code, vin, batches)
+    SELECT NEW.firmware, NEW.code, NEW.vin, 0 WHERE NEW.vin IS NOT NULL;
+    UPDATE firmware_code_vins SET batches = batches + 1
+    WHERE firmware = NEW.firmware AND code = NEW.code AND vin = NEW.vin;
+    INSERT OR IGNORE INTO firmware_codes (firmware, code, events, batches, vins)
+    VALUES (NEW.firmware, NEW.code, 0, 0, 0);
+    UPDATE firmware_codes SET events = events + NEW.events, batches = batches + 1,
+        vins = vins + (SELECT COUNT(*) FROM firmware_code_vins
+                       WHERE firmware = NEW.firmware AND code = NEW.code AND vin = NEW.vin AND batches = 1)
+    WHERE firmware = NEW.firmware AND code = NEW.code;
+END;
+
+CREATE TRIGGER completed_codes_firmware_all_time_prune AFTER DELETE ON completed_codes
+WHEN OLD.firmware IS NOT NULL
+BEGIN
+    UPDATE firmware_codes SET events = events - OLD.events, batches = batches - 1,
+        vins = vins - (SELECT COUNT(*) FROM firmware_code_vins
+                       WHERE firmware = OLD.firmware AND code = OLD.code AND vin = OLD.vin AND batches = 1)
+    WHERE firmware = OLD.firmware AND code = OLD.code;
+    DELETE FROM firmware_codes WHERE firmware = OLD.firmware AND code = OLD.code AND batches = 0;
+    UPDATE firmware_code_vins SET batches = batches - 1
+    WHERE firmware = OLD.firmware AND code = OLD.code AND vin = OLD.vin;
+    DELETE FROM firmware_code_vins
+    WHERE firmware = OLD.firmware AND code = OLD.code AND vin = OLD.vin AND batches = 0;
+END;

@@ -1,11 +1,14 @@
-//! The fleet query filtered by firmware alone, read from the day rollups of migration 0009
-//! (`firmware_days`, `firmware_code_days`), which triggers keep in step with the batches.
+//! The fleet query filtered by firmware alone, read from the rollups of migration 0009,
+//! which triggers keep in step with the batches.
 //!
 //! A firmware can hold a sixth of the fleet's history, so summing its `completed_codes`
-//! rows costs as much as the history does. Here the whole days of the window come from the
-//! rollups (one row per day and code), and only its ragged ends, less than a day on each
-//! side, from the per-batch rows. Distinct VINs do not add up over days: they are counted
-//! for the `k` codes reported only, each one index range of `completed_codes`.
+//! rows costs as much as the history does. Without a window, the codes come from
+//! `firmware_codes` (one row per code, distinct VINs kept by `firmware_code_vins`) and the
+//! totals from `firmware_days`. With one, the whole days of the window come from the day
+//! rollups (`firmware_days`, `firmware_code_days`: one row per day and code), and only its
+//! ragged ends, less than a day on each side, from the per-batch rows; distinct VINs do
+//! not add up over days, so they are counted for the `k` codes reported only, each one
+//! index range of `completed_codes`.
 
 use std::collections::HashMap;
 
@@ -144,6 +147,14 @@ impl Statements {
     }
 }
 
+/// The top `$2` codes of the firmware `$1` over all time, distinct VINs included.
+fn all_time_sql(byte_order: &str) -> String {
+    format!(
+        "SELECT code, events, batches, vins FROM firmware_codes WHERE firmware = $1 \
+         ORDER BY events DESC, code{byte_order} LIMIT $2"
+    )
+}
+
 /// Distinct VINs of each of `codes` in the firmware `$1` (and the window, if any): codes
 /// from `$2`, window bounds after them.
 fn vins_sql(codes: usize, window: Option<(i64, i64)>) -> String {
@@ -185,6 +196,15 @@ impl Store {
         }
         let statements = Statements::new(&split, window, byte_order(self.backend()))?;
         let bounds = split.bounds();
+        if window.is_none() {
+            let all_time = all_time_sql(byte_order(self.backend()));
+            let (totals, top): (Totals, Vec<CodeRow>) = with_pool!(self, pool => {
+                let totals = sqlx::query_as(&statements.totals).bind(firmware).fetch_one(pool).await?;
+                let top = sqlx::query_as(&all_time).bind(firmware).bind(limit).fetch_all(pool).await?;
+                (totals, top)
+            });
+            return report(k, totals, top);
+        }
         let (totals, top): (Totals, Vec<(String, i64, i64)>) = with_pool!(self, pool => {
             let totals = bind_split!(sqlx::query_as(&statements.totals), firmware, bounds.iter().copied())
                 .fetch_one(pool)
@@ -247,6 +267,14 @@ impl Store {
         let statements = Statements::new(&split, window, byte_order(backend))?;
         let bounds = split.bounds();
         let limit = i64::try_from(k).map_err(|_| StoreError::OutOfRange(format!("k = {k}")))?;
+        if window.is_none() {
+            let all_time = all_time_sql(byte_order(backend));
+            let mut lines =
+                with_pool!(self, pool => explain!(backend, pool, &statements.totals, |q| q.bind(firmware)));
+            lines.push("--".to_owned());
+            lines.extend(with_pool!(self, pool => explain!(backend, pool, &all_time, |q| q.bind(firmware).bind(limit))));
+            return Ok(lines);
+        }
         let top = self.fleet_by_firmware(firmware, window, k).await?.top_errors;
         let vins = vins_sql(top.len().max(1), statements.window);
         let codes: Vec<&str> =
@@ -270,13 +298,15 @@ impl Store {
 }
 
 impl Store {
-    /// Recomputes the day rollups from the rows they sum, in one transaction: for bulk
+    /// Recomputes the rollups from the rows they sum, in one transaction: for bulk
     /// loads that bypass the triggers (the store_scale benchmark's `COPY`).
     pub async fn rebuild_firmware_rollups(&self) -> Result<(), StoreError> {
         const DAY: &str = "COALESCE(last_ts_ns / 86400000000000, -1)";
         let statements = [
             "DELETE FROM firmware_days".to_owned(),
             "DELETE FROM firmware_code_days".to_owned(),
+            "DELETE FROM firmware_codes".to_owned(),
+            "DELETE FROM firmware_code_vins".to_owned(),
             format!(
                 "INSERT INTO firmware_days (firmware, day, batches, records, error_events) \
                  SELECT firmware, {DAY}, COUNT(*), SUM(records), SUM(error_events) FROM batches \
@@ -287,6 +317,14 @@ impl Store {
                  SELECT firmware, {DAY}, code, SUM(events), COUNT(*) FROM completed_codes \
                  WHERE firmware IS NOT NULL GROUP BY 1, 2, 3"
             ),
+            "INSERT INTO firmware_code_vins (firmware, code, vin, batches) \
+             SELECT firmware, code, vin, COUNT(*) FROM completed_codes \
+             WHERE firmware IS NOT NULL AND vin IS NOT NULL GROUP BY 1, 2, 3"
+                .to_owned(),
+            "INSERT INTO firmware_codes (firmware, code, events, batches, vins) \
+             SELECT firmware, code, SUM(events), COUNT(*), COUNT(DISTINCT vin) FROM completed_codes \
+             WHERE firmware IS NOT NULL GROUP BY 1, 2"
+                .to_owned(),
         ];
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;

@@ -151,7 +151,11 @@ async fn rollup_rows(store: &Store) -> Vec<String> {
     let sql = "SELECT firmware || ' ' || day || ' - ' || batches || ' ' || records || ' ' || error_events \
                FROM firmware_days \
                UNION ALL SELECT firmware || ' ' || day || ' ' || code || ' ' || batches || ' ' || events \
-               FROM firmware_code_days ORDER BY 1";
+               FROM firmware_code_days \
+               UNION ALL SELECT firmware || ' all ' || code || ' ' || batches || ' ' || events || ' ' || vins \
+               FROM firmware_codes \
+               UNION ALL SELECT firmware || ' vin ' || code || ' ' || vin || ' ' || batches FROM firmware_code_vins \
+               ORDER BY 1";
     match store {
         Store::Postgres(pool) => sqlx::query_scalar(sql).fetch_all(pool).await.expect("rows"),
         Store::Sqlite(pool) => sqlx::query_scalar(sql).fetch_all(pool).await.expect("rows"),

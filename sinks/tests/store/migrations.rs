@@ -2,7 +2,7 @@
 
 use crate::common::TestDb;
 
-const TABLES: [&str; 15] = [
+const TABLES: [&str; 17] = [
     "batch_status_transitions",
     "batches",
     "files",
@@ -18,6 +18,8 @@ const TABLES: [&str; 15] = [
     "batch_tombstones",
     "firmware_days",
     "firmware_code_days",
+    "firmware_codes",
+    "firmware_code_vins",
 ];
 
 async fn from_empty_then_again(db: &TestDb) {
