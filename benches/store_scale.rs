@@ -211,6 +211,10 @@ async fn postgres(fleet: &Fleet) {
         seed_postgres(&url, fleet).await;
         println!("\n## PostgreSQL: seeded {n} batches with COPY in {:.1?}", started.elapsed());
     } else {
+        // A migration run just now may have filled new tables: their visibility map
+        // decides whether the reads are index-only.
+        let Store::Postgres(pool) = &store else { unreachable!() };
+        pool.execute("VACUUM ANALYZE").await.expect("vacuum analyze");
         println!("\n## PostgreSQL: reusing {name} ({n} batches)");
     }
     {

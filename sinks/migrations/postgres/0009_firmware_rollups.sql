@@ -28,7 +28,9 @@ CREATE TABLE firmware_code_days (
     code     TEXT COLLATE "C" NOT NULL,
     events   BIGINT NOT NULL CHECK (events > 0),
     batches  BIGINT NOT NULL CHECK (batches > 0),
-    PRIMARY KEY (firmware, day, code)
+    -- Covering, so that a window's days are one index-only range (the rows of a firmware
+    -- and day are not together in the heap).
+    PRIMARY KEY (firmware, day, code) INCLUDE (events, batches)
 );
 
 -- Distinct VINs do not add up over days: they are counted for the top codes only, from

@@ -159,16 +159,24 @@ fn all_time_sql(byte_order: &str) -> String {
 /// from `$2`, window bounds after them.
 fn vins_sql(codes: usize, window: Option<(i64, i64)>) -> String {
     let placeholders: Vec<String> = (0..codes).map(|i| format!("${}", i + 2)).collect();
+    // DISTINCT pairs, then a count per code: a hash of the pairs rather than a sort per
+    // code, which COUNT(DISTINCT) does in Postgres.
     let mut sql = format!(
-        "SELECT code, COUNT(DISTINCT vin) FROM completed_codes WHERE firmware = $1 AND code IN ({})",
+        "SELECT code, COUNT(*) FROM (SELECT DISTINCT code, vin FROM completed_codes \
+         WHERE firmware = $1 AND code IN ({}) AND vin IS NOT NULL",
         placeholders.join(", ")
     );
     if window.is_some() {
         sql.push_str(&format!(" AND last_ts_ns >= ${} AND last_ts_ns < ${}", codes + 2, codes + 3));
     }
-    sql.push_str(" GROUP BY code");
+    sql.push_str(") pairs GROUP BY code");
     sql
 }
+
+// The windowed statements run unprepared (`persistent(false)`): a prepared statement
+// goes to a generic plan after five runs, and the generic plan of the distinct-VIN count
+// reads the firmware's whole time range instead of one range per code (seen at 1 M
+// batches: 345 ms instead of 51 ms). Planning each run costs well under a millisecond.
 
 /// Binds the firmware, then `$ints`, to the query `$q`.
 macro_rules! bind_split {
@@ -206,10 +214,10 @@ impl Store {
             return report(k, totals, top);
         }
         let (totals, top): (Totals, Vec<(String, i64, i64)>) = with_pool!(self, pool => {
-            let totals = bind_split!(sqlx::query_as(&statements.totals), firmware, bounds.iter().copied())
+            let totals = bind_split!(sqlx::query_as(&statements.totals).persistent(false), firmware, bounds.iter().copied())
                 .fetch_one(pool)
                 .await?;
-            let top = bind_split!(sqlx::query_as(&statements.top), firmware, bounds.iter().copied())
+            let top = bind_split!(sqlx::query_as(&statements.top).persistent(false), firmware, bounds.iter().copied())
                 .bind(limit)
                 .fetch_all(pool)
                 .await?;
@@ -239,7 +247,7 @@ impl Store {
         let sql = vins_sql(top.len(), window);
         let window_bounds = window.into_iter().flat_map(|(from, to)| [from, to]);
         let rows: Vec<(String, i64)> = with_pool!(self, pool => {
-            let mut q = sqlx::query_as(&sql).bind(firmware);
+            let mut q = sqlx::query_as(&sql).persistent(false).bind(firmware);
             for (code, _, _) in top {
                 q = q.bind(code.as_str());
             }
