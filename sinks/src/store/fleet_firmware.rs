@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use argus_pipeline::report::FleetReport;
 
 use super::fleet::{CodeRow, TimeWindow, Totals, report};
-use super::{Store, byte_order, explain, with_pool};
+use super::{Backend, Store, byte_order, explain, with_pool};
 use crate::error::{StoreError, to_i64};
 
 const DAY_NS: u64 = 86_400 * 1_000_000_000;
@@ -156,21 +156,24 @@ fn all_time_sql(byte_order: &str) -> String {
 }
 
 /// Distinct VINs of each of `codes` in the firmware `$1` (and the window, if any): codes
-/// from `$2`, window bounds after them.
-fn vins_sql(codes: usize, window: Option<(i64, i64)>) -> String {
+/// from `$2`, window bounds after them. Postgres counts DISTINCT pairs (one hash of the
+/// pairs; its COUNT(DISTINCT) sorts each code's rows, spilling to disk at 1 M batches),
+/// SQLite uses COUNT(DISTINCT) over its index order (twice as fast there as the pairs).
+fn vins_sql(backend: Backend, codes: usize, window: Option<(i64, i64)>) -> String {
     let placeholders: Vec<String> = (0..codes).map(|i| format!("${}", i + 2)).collect();
-    // DISTINCT pairs, then a count per code: a hash of the pairs rather than a sort per
-    // code, which COUNT(DISTINCT) does in Postgres.
-    let mut sql = format!(
-        "SELECT code, COUNT(*) FROM (SELECT DISTINCT code, vin FROM completed_codes \
-         WHERE firmware = $1 AND code IN ({}) AND vin IS NOT NULL",
+    let mut filter = format!(
+        "FROM completed_codes WHERE firmware = $1 AND code IN ({}) AND vin IS NOT NULL",
         placeholders.join(", ")
     );
     if window.is_some() {
-        sql.push_str(&format!(" AND last_ts_ns >= ${} AND last_ts_ns < ${}", codes + 2, codes + 3));
+        filter.push_str(&format!(" AND last_ts_ns >= ${} AND last_ts_ns < ${}", codes + 2, codes + 3));
     }
-    sql.push_str(") pairs GROUP BY code");
-    sql
+    match backend {
+        Backend::Postgres => {
+            format!("SELECT code, COUNT(*) FROM (SELECT DISTINCT code, vin {filter}) pairs GROUP BY code")
+        }
+        Backend::Sqlite => format!("SELECT code, COUNT(DISTINCT vin) {filter} GROUP BY code"),
+    }
 }
 
 // The windowed statements run unprepared (`persistent(false)`): a prepared statement
@@ -244,7 +247,7 @@ impl Store {
         if top.is_empty() {
             return Ok(HashMap::new());
         }
-        let sql = vins_sql(top.len(), window);
+        let sql = vins_sql(self.backend(), top.len(), window);
         let window_bounds = window.into_iter().flat_map(|(from, to)| [from, to]);
         let rows: Vec<(String, i64)> = with_pool!(self, pool => {
             let mut q = sqlx::query_as(&sql).persistent(false).bind(firmware);
@@ -284,7 +287,7 @@ impl Store {
             return Ok(lines);
         }
         let top = self.fleet_by_firmware(firmware, window, k).await?.top_errors;
-        let vins = vins_sql(top.len().max(1), statements.window);
+        let vins = vins_sql(backend, top.len().max(1), statements.window);
         let codes: Vec<&str> =
             if top.is_empty() { vec![""] } else { top.iter().map(|e| e.code.as_str()).collect() };
         let window_bounds = statements.window.into_iter().flat_map(|(from, to)| [from, to]);
@@ -375,6 +378,8 @@ mod tests {
         assert!(parts[1].ends_with("last_ts_ns >= $4 AND last_ts_ns < $5"), "{}", parts[1]);
         assert!(parts[2].ends_with("last_ts_ns >= $6 AND last_ts_ns < $7"), "{}", parts[2]);
         assert_eq!(s.bounds().len(), 6);
-        assert_eq!(vins_sql(2, Some((0, 1))).matches('$').count(), 5);
+        for backend in [Backend::Postgres, Backend::Sqlite] {
+            assert_eq!(vins_sql(backend, 2, Some((0, 1))).matches('$').count(), 5);
+        }
     }
 }
