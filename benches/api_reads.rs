@@ -16,25 +16,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use argus_api::{ApiConfig, AppState, Objects};
-use argus_ingest::event::FileReadyEvent;
-use argus_ingest::{Publish, PublishError};
 use argus_pipeline::{DataflowConfig, FeedEvent, FileReady, Metrics, ReportWriter, VecFeed};
 use argus_sinks::diagnosis::Diagnoser;
 use argus_sinks::{Store, StoreWriter};
-use futures::future::BoxFuture;
-
-/// The bench uploads nothing: a queue that accepts everything.
-#[derive(Debug)]
-struct NoQueue;
-
-impl Publish for NoQueue {
-    fn publish<'a>(&'a self, _: &'a [FileReadyEvent]) -> BoxFuture<'a, Result<(), PublishError>> {
-        Box::pin(async { Ok(()) })
-    }
-    fn ready(&self) -> BoxFuture<'_, Result<(), PublishError>> {
-        Box::pin(async { Ok(()) })
-    }
-}
 
 fn runtime(threads: usize) -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build().unwrap()
@@ -162,8 +146,13 @@ fn main() {
     let objects = Objects::local(tmp.path()).unwrap();
     // The metrics recorder installed, as `argus serve` runs: its per-request cost counts.
     let recorder = argus_api::metrics::install_recorder();
-    let state =
-        AppState::new(ApiConfig::default(), store.clone(), objects, Arc::new(NoQueue), Some(recorder));
+    let state = AppState::new(
+        ApiConfig::default(),
+        store.clone(),
+        objects,
+        Arc::new(common::accept_all::AcceptAll),
+        Some(recorder),
+    );
     let (api_addr, static_addr, body) = server_rt.block_on(async {
         let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let api_addr = api.local_addr().unwrap();

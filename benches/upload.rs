@@ -12,23 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use argus_api::{ApiConfig, AppState, Objects};
-use argus_ingest::kafka::FileReadyEvent;
-use argus_ingest::{Publish, PublishError};
-use futures::future::BoxFuture;
 use object_store::WriteMultipart;
-
-#[derive(Debug)]
-struct Discard;
-
-impl Publish for Discard {
-    fn publish<'a>(&'a self, _: &'a [FileReadyEvent]) -> BoxFuture<'a, Result<(), PublishError>> {
-        Box::pin(async { Ok(()) })
-    }
-
-    fn ready(&self) -> BoxFuture<'_, Result<(), PublishError>> {
-        Box::pin(async { Ok(()) })
-    }
-}
 
 const CHUNK: usize = 1 << 20;
 
@@ -48,7 +32,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let objects = Objects::local(&dir.path().join("objects"))?;
     let (store_handle, root) = (objects.store.clone(), objects.root.clone());
 
-    let state = AppState::new(ApiConfig::default(), store, objects, Arc::new(Discard), None);
+    let state =
+        AppState::new(ApiConfig::default(), store, objects, Arc::new(common::accept_all::AcceptAll), None);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(argus_api::serve(listener, argus_api::router(state), std::future::pending()));

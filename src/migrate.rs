@@ -18,11 +18,7 @@ pub struct MigrateArgs {
 }
 
 pub fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(migrate(&args))?;
+    crate::runtime::run_to_end(migrate(&args))??;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -35,11 +35,7 @@ pub struct PruneArgs {
 }
 
 pub fn run(args: PruneArgs) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(prune(&args))?;
+    crate::runtime::run_to_end(prune(&args))??;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod accept_all;
+
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};

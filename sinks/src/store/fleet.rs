@@ -39,6 +39,11 @@ pub(super) type Totals = (i64, i64, i64);
 /// code, events, batches, vins.
 pub(super) type CodeRow = (String, i64, i64, i64);
 
+/// `k` as the statements' LIMIT.
+pub(super) fn limit_of(k: usize) -> Result<i64, StoreError> {
+    i64::try_from(k).map_err(|_| StoreError::OutOfRange(format!("k = {k}")))
+}
+
 /// The report of `k` codes from the statements' rows.
 pub(super) fn report(k: usize, totals: Totals, top: Vec<CodeRow>) -> Result<FleetReport, StoreError> {
     let top_errors = top
@@ -150,7 +155,7 @@ impl Store {
         if let (None, Some(firmware)) = (&query.vin, &query.firmware) {
             return self.fleet_by_firmware(firmware, query.window, query.k).await;
         }
-        let limit = i64::try_from(query.k).map_err(|_| StoreError::OutOfRange(format!("k = {}", query.k)))?;
+        let limit = limit_of(query.k)?;
         let (conditions, params) = query.conditions()?;
         let totals_sql = totals_sql(&conditions);
         let top_sql = top_sql(self.backend(), &conditions, params.len() + 1);
@@ -168,7 +173,7 @@ impl Store {
         if let (None, Some(firmware)) = (&query.vin, &query.firmware) {
             return self.explain_fleet_by_firmware(firmware, query.window, query.k).await;
         }
-        let limit = i64::try_from(query.k).map_err(|_| StoreError::OutOfRange(format!("k = {}", query.k)))?;
+        let limit = limit_of(query.k)?;
         let (conditions, params) = query.conditions()?;
         let totals_sql = totals_sql(&conditions);
         let top_sql = top_sql(self.backend(), &conditions, params.len() + 1);

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use argus_pipeline::report::FleetReport;
 
-use super::fleet::{CodeRow, TimeWindow, Totals, report};
+use super::fleet::{CodeRow, TimeWindow, Totals, limit_of, report};
 use super::{Backend, Store, byte_order, explain, with_pool};
 use crate::error::{StoreError, to_i64};
 
@@ -93,6 +93,11 @@ impl DaySplit {
         parts
     }
 
+    /// Whether the window holds no time at all (then no statement runs).
+    fn is_empty(&self) -> bool {
+        self.whole_days == WholeDays::None && self.ends.is_empty()
+    }
+
     /// The integer parameters of [`DaySplit::parts`], in order.
     fn bounds(&self) -> Vec<i64> {
         let mut bounds = Vec::new();
@@ -106,45 +111,36 @@ impl DaySplit {
     }
 }
 
-/// The three statements of a firmware query.
-struct Statements {
-    totals: String,
-    top: String,
-    /// Ready for [`vins_sql`] once the top codes are known.
-    window: Option<(i64, i64)>,
+/// The totals of the batches `split` selects: `$1` the firmware, then its bounds.
+fn totals_sql(split: &DaySplit) -> String {
+    let parts = split.parts(
+        "firmware_days",
+        "batches AS n, records AS r, error_events AS e",
+        "batches WHERE status = 'completed'",
+        "1 AS n, records AS r, error_events AS e",
+    );
+    format!(
+        "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT), CAST(COALESCE(SUM(r), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(e), 0) AS BIGINT) FROM ({}) parts",
+        parts.join(" UNION ALL ")
+    )
 }
 
-impl Statements {
-    fn new(split: &DaySplit, window: Option<TimeWindow>, byte_order: &str) -> Result<Self, StoreError> {
-        let totals_parts = split.parts(
-            "firmware_days",
-            "batches AS n, records AS r, error_events AS e",
-            "batches WHERE status = 'completed'",
-            "1 AS n, records AS r, error_events AS e",
-        );
-        let totals = format!(
-            "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT), CAST(COALESCE(SUM(r), 0) AS BIGINT), \
-             CAST(COALESCE(SUM(e), 0) AS BIGINT) FROM ({}) parts",
-            totals_parts.join(" UNION ALL ")
-        );
-        let top_parts = split.parts(
-            "firmware_code_days",
-            "code, events, batches",
-            "completed_codes WHERE TRUE",
-            "code, events, 1 AS batches",
-        );
-        let limit = 2 + split.bounds().len();
-        let top = format!(
-            "SELECT code, CAST(SUM(events) AS BIGINT) AS total_events, CAST(SUM(batches) AS BIGINT) AS total_batches \
-             FROM ({}) parts GROUP BY code ORDER BY total_events DESC, code{byte_order} LIMIT ${limit}",
-            top_parts.join(" UNION ALL ")
-        );
-        let window = match window {
-            Some(w) => Some((to_i64(w.from_ns, "from_ns")?, to_i64(w.to_ns, "to_ns")?)),
-            None => None,
-        };
-        Ok(Self { totals, top, window })
-    }
+/// The top codes (events, batches) of the window `split` cuts: `$1` the firmware, then
+/// its bounds, then `k`.
+fn top_sql(split: &DaySplit, byte_order: &str) -> String {
+    let parts = split.parts(
+        "firmware_code_days",
+        "code, events, batches",
+        "completed_codes WHERE TRUE",
+        "code, events, 1 AS batches",
+    );
+    let limit = 2 + split.bounds().len();
+    format!(
+        "SELECT code, CAST(SUM(events) AS BIGINT) AS total_events, CAST(SUM(batches) AS BIGINT) AS total_batches \
+         FROM ({}) parts GROUP BY code ORDER BY total_events DESC, code{byte_order} LIMIT ${limit}",
+        parts.join(" UNION ALL ")
+    )
 }
 
 /// The top `$2` codes of the firmware `$1` over all time, distinct VINs included.
@@ -155,19 +151,19 @@ fn all_time_sql(byte_order: &str) -> String {
     )
 }
 
-/// Distinct VINs of each of `codes` in the firmware `$1` (and the window, if any): codes
-/// from `$2`, window bounds after them. Postgres counts DISTINCT pairs (one hash of the
+/// Distinct VINs of each of `codes` in the firmware `$1` and the window: codes from `$2`,
+/// the window's bounds after them. Postgres counts DISTINCT pairs (one hash of the
 /// pairs; its COUNT(DISTINCT) sorts each code's rows, spilling to disk at 1 M batches),
 /// SQLite uses COUNT(DISTINCT) over its index order (twice as fast there as the pairs).
-fn vins_sql(backend: Backend, codes: usize, window: Option<(i64, i64)>) -> String {
+fn vins_sql(backend: Backend, codes: usize) -> String {
     let placeholders: Vec<String> = (0..codes).map(|i| format!("${}", i + 2)).collect();
-    let mut filter = format!(
-        "FROM completed_codes WHERE firmware = $1 AND code IN ({}) AND vin IS NOT NULL",
-        placeholders.join(", ")
+    let filter = format!(
+        "FROM completed_codes WHERE firmware = $1 AND code IN ({}) AND vin IS NOT NULL \
+         AND last_ts_ns >= ${} AND last_ts_ns < ${}",
+        placeholders.join(", "),
+        codes + 2,
+        codes + 3
     );
-    if window.is_some() {
-        filter.push_str(&format!(" AND last_ts_ns >= ${} AND last_ts_ns < ${}", codes + 2, codes + 3));
-    }
     match backend {
         Backend::Postgres => {
             format!("SELECT code, COUNT(*) FROM (SELECT DISTINCT code, vin {filter}) pairs GROUP BY code")
@@ -192,6 +188,15 @@ macro_rules! bind_split {
     }};
 }
 
+/// Binds the parameters of [`vins_sql`] to the query `$q`: the firmware, the codes (an
+/// iterator of `&str`), then the window's bounds.
+macro_rules! bind_vins {
+    ($q:expr, $firmware:expr, $codes:expr, $window:expr) => {{
+        let (from, to): (i64, i64) = $window;
+        bind_split!($q, $firmware, $codes).bind(from).bind(to)
+    }};
+}
+
 impl Store {
     /// [`Store::fleet_top_errors`] for a query with a firmware and no VIN.
     pub(super) async fn fleet_by_firmware(
@@ -200,33 +205,34 @@ impl Store {
         window: Option<TimeWindow>,
         k: usize,
     ) -> Result<FleetReport, StoreError> {
-        let limit = i64::try_from(k).map_err(|_| StoreError::OutOfRange(format!("k = {k}")))?;
+        let limit = limit_of(k)?;
         let split = DaySplit::of(window)?;
-        if split.whole_days == WholeDays::None && split.ends.is_empty() {
+        if split.is_empty() {
             return report(k, (0, 0, 0), Vec::new());
         }
-        let statements = Statements::new(&split, window, byte_order(self.backend()))?;
-        let bounds = split.bounds();
-        if window.is_none() {
+        let totals_sql = totals_sql(&split);
+        let Some(window) = window_bounds(window)? else {
             let all_time = all_time_sql(byte_order(self.backend()));
             let (totals, top): (Totals, Vec<CodeRow>) = with_pool!(self, pool => {
-                let totals = sqlx::query_as(&statements.totals).bind(firmware).fetch_one(pool).await?;
+                let totals = sqlx::query_as(&totals_sql).bind(firmware).fetch_one(pool).await?;
                 let top = sqlx::query_as(&all_time).bind(firmware).bind(limit).fetch_all(pool).await?;
                 (totals, top)
             });
             return report(k, totals, top);
-        }
+        };
+        let top_sql = top_sql(&split, byte_order(self.backend()));
+        let bounds = split.bounds();
         let (totals, top): (Totals, Vec<(String, i64, i64)>) = with_pool!(self, pool => {
-            let totals = bind_split!(sqlx::query_as(&statements.totals).persistent(false), firmware, bounds.iter().copied())
+            let totals = bind_split!(sqlx::query_as(&totals_sql).persistent(false), firmware, bounds.iter().copied())
                 .fetch_one(pool)
                 .await?;
-            let top = bind_split!(sqlx::query_as(&statements.top).persistent(false), firmware, bounds.iter().copied())
+            let top = bind_split!(sqlx::query_as(&top_sql).persistent(false), firmware, bounds.iter().copied())
                 .bind(limit)
                 .fetch_all(pool)
                 .await?;
             (totals, top)
         });
-        let vins = self.distinct_vins(firmware, &top, statements.window).await?;
+        let vins = self.distinct_vins(firmware, &top, window).await?;
         let rows: Vec<CodeRow> = top
             .into_iter()
             .map(|(code, events, batches)| {
@@ -242,22 +248,17 @@ impl Store {
         &self,
         firmware: &str,
         top: &[(String, i64, i64)],
-        window: Option<(i64, i64)>,
+        window: (i64, i64),
     ) -> Result<HashMap<String, i64>, StoreError> {
         if top.is_empty() {
             return Ok(HashMap::new());
         }
-        let sql = vins_sql(self.backend(), top.len(), window);
-        let window_bounds = window.into_iter().flat_map(|(from, to)| [from, to]);
+        let sql = vins_sql(self.backend(), top.len());
+        let codes = top.iter().map(|(code, _, _)| code.as_str());
         let rows: Vec<(String, i64)> = with_pool!(self, pool => {
-            let mut q = sqlx::query_as(&sql).persistent(false).bind(firmware);
-            for (code, _, _) in top {
-                q = q.bind(code.as_str());
-            }
-            for v in window_bounds.clone() {
-                q = q.bind(v);
-            }
-            q.fetch_all(pool).await?
+            bind_vins!(sqlx::query_as(&sql).persistent(false), firmware, codes.clone(), window)
+                .fetch_all(pool)
+                .await?
         });
         Ok(rows.into_iter().collect())
     }
@@ -271,41 +272,42 @@ impl Store {
         k: usize,
     ) -> Result<Vec<String>, StoreError> {
         let split = DaySplit::of(window)?;
-        if split.whole_days == WholeDays::None && split.ends.is_empty() {
+        if split.is_empty() {
             return Ok(vec!["(empty window: no statement)".to_owned()]);
         }
         let backend = self.backend();
-        let statements = Statements::new(&split, window, byte_order(backend))?;
-        let bounds = split.bounds();
-        let limit = i64::try_from(k).map_err(|_| StoreError::OutOfRange(format!("k = {k}")))?;
-        if window.is_none() {
+        let limit = limit_of(k)?;
+        let totals_sql = totals_sql(&split);
+        let Some(window_ns) = window_bounds(window)? else {
             let all_time = all_time_sql(byte_order(backend));
             let mut lines =
-                with_pool!(self, pool => explain!(backend, pool, &statements.totals, |q| q.bind(firmware)));
+                with_pool!(self, pool => explain!(backend, pool, &totals_sql, |q| q.bind(firmware)));
             lines.push("--".to_owned());
             lines.extend(with_pool!(self, pool => explain!(backend, pool, &all_time, |q| q.bind(firmware).bind(limit))));
             return Ok(lines);
-        }
+        };
+        let top_sql = top_sql(&split, byte_order(backend));
+        let bounds = split.bounds();
+        // The VIN count's plan for the codes the query reports (a stand-in code if none).
         let top = self.fleet_by_firmware(firmware, window, k).await?.top_errors;
-        let vins = vins_sql(backend, top.len().max(1), statements.window);
         let codes: Vec<&str> =
             if top.is_empty() { vec![""] } else { top.iter().map(|e| e.code.as_str()).collect() };
-        let window_bounds = statements.window.into_iter().flat_map(|(from, to)| [from, to]);
-        let mut lines = with_pool!(self, pool => explain!(backend, pool, &statements.totals,
+        let vins = vins_sql(backend, codes.len());
+        let mut lines = with_pool!(self, pool => explain!(backend, pool, &totals_sql,
             |q| bind_split!(q, firmware, bounds.iter().copied())));
         lines.push("--".to_owned());
-        lines.extend(with_pool!(self, pool => explain!(backend, pool, &statements.top,
+        lines.extend(with_pool!(self, pool => explain!(backend, pool, &top_sql,
             |q| bind_split!(q, firmware, bounds.iter().copied()).bind(limit))));
         lines.push("--".to_owned());
-        lines.extend(with_pool!(self, pool => explain!(backend, pool, &vins, |q| {
-            let mut q = bind_split!(q, firmware, codes.iter().copied());
-            for v in window_bounds.clone() {
-                q = q.bind(v);
-            }
-            q
-        })));
+        lines.extend(with_pool!(self, pool => explain!(backend, pool, &vins,
+            |q| bind_vins!(q, firmware, codes.iter().copied(), window_ns))));
         Ok(lines)
     }
+}
+
+/// The window's bounds as the store's signed integers; `None` without a window.
+fn window_bounds(window: Option<TimeWindow>) -> Result<Option<(i64, i64)>, StoreError> {
+    window.map(|w| Ok((to_i64(w.from_ns, "from_ns")?, to_i64(w.to_ns, "to_ns")?))).transpose()
 }
 
 impl Store {
@@ -379,7 +381,7 @@ mod tests {
         assert!(parts[2].ends_with("last_ts_ns >= $6 AND last_ts_ns < $7"), "{}", parts[2]);
         assert_eq!(s.bounds().len(), 6);
         for backend in [Backend::Postgres, Backend::Sqlite] {
-            assert_eq!(vins_sql(backend, 2, Some((0, 1))).matches('$').count(), 5);
+            assert_eq!(vins_sql(backend, 2).matches('$').count(), 5);
         }
     }
 }

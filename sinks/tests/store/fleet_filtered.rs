@@ -138,6 +138,8 @@ async fn assert_all_queries_agree(db: &TestDb) {
                     };
                     let new = db.store.fleet_top_errors(&query).await.expect("fleet");
                     assert_eq!(new, old_fleet_query(&db.store, &query).await, "{query:?}");
+                    let plans = db.store.explain_fleet_top_errors(&query).await.expect("explain");
+                    assert!(!plans.is_empty(), "{query:?}");
                     compared += 1;
                 }
             }
