@@ -302,6 +302,7 @@ async fn seed_postgres(url: &str, fleet: &Fleet) {
     conn.close().await.expect("close");
     let store = Store::open(url).await.expect("open");
     store.rebuild_firmware_rollups().await.expect("rollups");
+    store.rebuild_similar_pairs().await.expect("pair index");
     let Store::Postgres(pool) = &store else { unreachable!() };
     pool.execute("VACUUM ANALYZE").await.expect("vacuum analyze");
     store.close().await;
@@ -414,6 +415,7 @@ async fn seed_sqlite(url: &str, fleet: &Fleet) {
     conn.close().await.expect("close");
     let store = Store::open(url).await.expect("open");
     store.rebuild_firmware_rollups().await.expect("rollups");
+    store.rebuild_similar_pairs().await.expect("pair index");
     let Store::Sqlite(pool) = &store else { unreachable!() };
     pool.execute("ANALYZE").await.expect("analyze");
     store.close().await;
@@ -455,15 +457,16 @@ fn old_fleet_sql(store: &Store) -> (String, String) {
     )
 }
 
-/// The old similar search: ids in rank order.
-async fn old_similar(store: &Store, id: &str) -> Vec<String> {
+/// The old similar search: ids in rank order, each with its cosine up to the query's own
+/// norm (the dot product over the other batch's norm).
+async fn old_similar(store: &Store, id: &str) -> Vec<(String, f64)> {
     let sql = old_similar_sql(store);
     let rows: Vec<(String, f64, f64)> = match store {
         Store::Postgres(pool) => sqlx::query_as(&sql).bind(id).fetch_all(pool).await,
         Store::Sqlite(pool) => sqlx::query_as(&sql).bind(id).fetch_all(pool).await,
     }
     .expect("old similar");
-    rows.into_iter().map(|r| r.0).collect()
+    rows.into_iter().map(|(id, dot, norm)| (id, dot / norm)).collect()
 }
 
 /// The old fleet statements: (batches, top codes).
@@ -621,6 +624,8 @@ async fn measure(store: &Store, fleet: &Fleet) {
 
     // Similar batches: for batches holding the 28 % code, and for others.
     let mut agree = (0, 0);
+    let mut shortfalls: Vec<f64> = Vec::new();
+    let similar_top = 5;
     for with_common in [true, false] {
         let sample = fleet.sample(queries, with_common);
         let mut t = Timing {
@@ -643,17 +648,15 @@ async fn measure(store: &Store, fleet: &Fleet) {
             let started = Instant::now();
             let old = old_similar(store, &b.id).await;
             t.old.push(started.elapsed());
-            let new: Vec<String> = store
-                .similar_batches(&b.id)
-                .await
-                .expect("similar")
-                .into_iter()
-                .map(|s| s.batch_id)
-                .collect();
+            let new = store.similar_batches(&b.id).await.expect("similar");
             agree.1 += 1;
-            if new == old {
+            if new.iter().map(|s| &s.batch_id).eq(old.iter().map(|o| &o.0)) {
                 agree.0 += 1;
             }
+            // What a miss costs: how much lower the five found score than the exact five.
+            let exact: f64 = old.iter().map(|o| o.1 / b.norm).sum();
+            let found: f64 = new.iter().map(|s| s.score).sum();
+            shortfalls.push((exact - found) / similar_top as f64);
         }
         rows.push(t.row());
     }
@@ -771,6 +774,14 @@ async fn measure(store: &Store, fleet: &Fleet) {
     println!(
         "\nsimilar batches: new = old (ids and order) in {} of {} lookups; fleet: new = old in {} of {} queries",
         agree.0, agree.1, equal.0, equal.1
+    );
+    shortfalls.sort_by(f64::total_cmp);
+    let mean = shortfalls.iter().sum::<f64>() / shortfalls.len().max(1) as f64;
+    println!(
+        "similar batches: the five found score on average {mean:.4} below the exact five (cosine, per batch; \
+         worst lookup {:.4}, median {:.4})",
+        shortfalls.last().copied().unwrap_or(0.0),
+        shortfalls.get(shortfalls.len() / 2).copied().unwrap_or(0.0),
     );
     println!("\nplans (new):");
     let example = &fleet.sample(1, true)[0].id;

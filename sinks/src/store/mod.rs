@@ -16,6 +16,7 @@ mod prune;
 mod read;
 mod seed;
 pub(crate) mod similar;
+pub(crate) mod similar_pairs;
 mod status;
 mod unfinished;
 mod uploads;

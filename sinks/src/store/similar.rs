@@ -15,21 +15,34 @@
 //!   `q̂_c` in the list.
 //!
 //! So for each of the query's codes (at most [`MAX_CODES`], the heaviest) the search reads
-//! three index ranges of [`DEPTHS`] postings each: the head, and the band below and above
-//! `q̂_c`. A batch scores at most the smaller of `Σ q̂_c · ô_c` and `1 − ½ Σ (q̂_c − ô_c)²`
-//! where, on a list it was not read on, `ô_c` is taken as `m_c` (the largest weight not
-//! read, 1 for a code not searched) in the first and as `q̂_c` ± `min(g_c, q̂_c)` (`g_c`,
-//! the distance from `q̂_c` to the nearest weight not read) in the second. The
-//! [`SHORTLIST`] candidates with the highest such bound are scored exactly from
-//! `batch_codes` (one primary-key read), then the search checks whether a batch never
-//! read could beat the fifth (the same bound with nothing read of it). When the bound is not beaten the lists are read deeper, once; beyond that the
-//! answer is the best of the candidates (approximate; sinks/tests/store/similar.rs
-//! measures the recall against the exact search on a 10,000-batch fleet).
+//! three index ranges of [`DEPTHS`] postings each, all in one statement: the head, and the
+//! band below and above `q̂_c`. A batch scores at most the smaller of `Σ q̂_c · ô_c` and
+//! `1 − ½ Σ (q̂_c − ô_c)²` where, on a list it was not read on, `ô_c` is taken as `m_c`
+//! (the largest weight not read, 1 for a code not searched) in the first and as `q̂_c` ±
+//! `min(g_c, q̂_c)` (`g_c`, the distance from `q̂_c` to the nearest weight not read) in
+//! the second.
+//!
+//! On a dense list (a code in a quarter of the fleet) thousands of batches share a weight
+//! near `q̂_c`, and a batch close to the query on two codes is rarely among the few read
+//! on either. `completed_pairs` (migration 0010) keys each batch by its two heaviest
+//! codes: the search also reads the batches keyed like the query and within
+//! [`PAIR_RADIUS`](super::similar_pairs::PAIR_RADIUS) of it on both codes, closest first
+//! (similar_pairs.rs).
+//!
+//! Scored exactly from `batch_codes` (one primary-key read) are those, the candidates
+//! with the highest such bound, and those with the highest score on what was read of
+//! them. Then the search checks whether a batch never read could beat the
+//! fifth (the same bound with nothing read of it). When it could, the lists are read
+//! deeper, once; beyond that the answer is the best of the candidates (approximate;
+//! sinks/tests/store/similar.rs measures the recall against the exact search on a
+//! 10,000-batch fleet, benches/store_scale.rs at 1,000,000).
 //!
 //! The cost is bounded by the query's codes × the depth, whatever the fleet's size.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
+use super::similar_pairs::{PAIRS_SQL, bind_pair};
 use super::{Backend, Store, dialect, explain, with_pool};
 use crate::diagnosis::SimilarBatch;
 use crate::error::StoreError;
@@ -39,20 +52,41 @@ pub(crate) const TOP: usize = 5;
 /// The query codes searched: the heaviest ones.
 pub(crate) const MAX_CODES: usize = 16;
 /// How many postings are read on each side of `q̂_c`: first pass, and the one deeper pass.
-pub(crate) const DEPTHS: [i64; 2] = [48, 384];
-/// How many candidates, by the part of their score the postings read show, are scored
-/// exactly.
-pub(crate) const SHORTLIST: usize = 160;
+pub(crate) const DEPTHS: [i64; 2] = [48, 256];
+/// How many candidates each of the two orders of [`shortlist`] sends to exact scoring.
+pub(crate) const SHORTLIST: usize = 80;
+/// The postings every pass reads, in one statement: for each searched code `k` (binding
+/// `$(2k+2)` the code and `$(2k+3)` the query's component `q̂_c`), the head of its list,
+/// the postings at or below `q̂_c` heaviest first, and those above it lightest first, each
+/// cut at `$1` rows. Rows are `(k, range, batch_id, weight)`, range 0 head, 1 below,
+/// 2 above. One round trip instead of three per code: a pass costs the database's
+/// work, not the connection's latency. Built once per code count.
+pub(crate) fn postings_sql(codes: usize) -> &'static str {
+    static BY_COUNT: LazyLock<Vec<String>> =
+        LazyLock::new(|| (0..=MAX_CODES).map(build_postings_sql).collect());
+    debug_assert!((1..=MAX_CODES).contains(&codes));
+    &BY_COUNT[codes.min(MAX_CODES)]
+}
 
-/// The head of the postings of code `$1` (`$2` unused, so that every range binds alike).
-pub(crate) const HEAD_SQL: &str = "SELECT batch_id, weight FROM completed_codes WHERE code = $1 AND $2 >= 0 \
-     ORDER BY weight DESC, batch_id LIMIT $3";
-/// The postings of code `$1` at or below weight `$2`, heaviest first.
-pub(crate) const BELOW_SQL: &str = "SELECT batch_id, weight FROM completed_codes WHERE code = $1 AND weight <= $2 \
-     ORDER BY weight DESC, batch_id LIMIT $3";
-/// The postings of code `$1` above weight `$2`, lightest first.
-pub(crate) const ABOVE_SQL: &str = "SELECT batch_id, weight FROM completed_codes WHERE code = $1 AND weight > $2 \
-     ORDER BY weight, batch_id DESC LIMIT $3";
+fn build_postings_sql(codes: usize) -> String {
+    let ranges = [
+        "ORDER BY weight DESC, batch_id",
+        "AND weight <= {u} ORDER BY weight DESC, batch_id",
+        "AND weight > {u} ORDER BY weight, batch_id DESC",
+    ];
+    let mut parts = Vec::with_capacity(codes * ranges.len());
+    for k in 0..codes {
+        let (code, unit) = (format!("${}", 2 * k + 2), format!("${}", 2 * k + 3));
+        for (range, order) in ranges.iter().enumerate() {
+            let order = order.replace("{u}", &unit);
+            parts.push(format!(
+                "SELECT CAST({k} AS INTEGER) AS k, CAST({range} AS INTEGER) AS r, batch_id, weight FROM \
+                 (SELECT batch_id, weight FROM completed_codes WHERE code = {code} {order} LIMIT $1) AS p{k}_{range}"
+            ));
+        }
+    }
+    parts.join(" UNION ALL ")
+}
 
 /// The candidates' counts (of every code, the dot product needs only the shared ones) and
 /// norms; `$1` is a JSON array of batch ids.
@@ -89,6 +123,15 @@ impl<'a> Query<'a> {
         let unsearched = searched.iter().skip(MAX_CODES).map(|(_, n)| *n as f64 / norm).sum();
         searched.truncate(MAX_CODES);
         Self { id, searched, counts, norm, unsearched }
+    }
+
+    /// The query's key in the pair index: its two heaviest codes in code order, each with
+    /// its component; `None` for a batch of one code.
+    pub fn pair(&self) -> Option<[(&'a str, f64); 2]> {
+        let [first, second] = self.searched.get(..2)? else { return None };
+        let mut pair = [(first.0, self.unit(first.1)), (second.0, self.unit(second.1))];
+        pair.sort_by(|a, b| a.0.cmp(b.0));
+        Some(pair)
     }
 
     /// The component of the query's unit vector on a code.
@@ -163,6 +206,45 @@ impl ListRead {
     }
 }
 
+/// Each candidate's weights on the searched codes where a pass read its postings
+/// (`None` where it did not), and what the pass read of each list, from the rows of
+/// [`postings_sql`] cut at `depth`. The query batch itself is no candidate.
+pub(crate) fn read_pass(
+    query: &Query<'_>,
+    depth: i64,
+    rows: Vec<(i32, i32, String, f64)>,
+) -> (HashMap<String, Vec<Option<f64>>>, Vec<ListRead>) {
+    let codes = query.searched.len();
+    // Per list and range (head, below, above): rows read, and the weight read last, the
+    // range's extreme in its order.
+    let mut ranges = vec![[(0usize, None::<f64>); 3]; codes];
+    let mut seen: HashMap<String, Vec<Option<f64>>> = HashMap::new();
+    for (k, range, batch_id, weight) in rows {
+        let (Ok(k), Ok(range)) = (usize::try_from(k), usize::try_from(range)) else { continue };
+        debug_assert!(k < codes && range < 3, "a posting row outside the statement's ranges");
+        let Some((read, last)) = ranges.get_mut(k).and_then(|r| r.get_mut(range)) else { continue };
+        *read += 1;
+        // Head and below are read heaviest first, above lightest first.
+        *last = Some(match *last {
+            None => weight,
+            Some(w) if range == 2 => w.max(weight),
+            Some(w) => w.min(weight),
+        });
+        if batch_id != query.id {
+            seen.entry(batch_id).or_insert_with(|| vec![None; codes])[k] = Some(weight);
+        }
+    }
+    let reads = ranges
+        .iter()
+        .map(|[head, below, above]| ListRead {
+            head: ListRead::cut(head.0, depth, head.1),
+            below: ListRead::cut(below.0, depth, below.1),
+            above: ListRead::cut(above.0, depth, above.1),
+        })
+        .collect();
+    (seen, reads)
+}
+
 /// One scored candidate: id, dot product, norm.
 #[derive(Debug, Clone)]
 pub(crate) struct Scored {
@@ -197,20 +279,49 @@ pub(crate) fn rank(query: &Query<'_>, rows: Vec<(String, String, i64, f64)>) -> 
     scored
 }
 
-/// The [`SHORTLIST`] candidates that could score highest, by [`Query::bound_of`] what was
-/// read of them (ties by id): these are scored exactly. Ranking by what a candidate could
-/// score, not by what the postings read show, keeps a batch close to the query whose
-/// posting on a long list fell outside the band behind the many batches the head read.
+/// The candidates scored exactly: the [`SHORTLIST`] that could score highest, by
+/// [`Query::bound_of`] what was read of them, and the [`SHORTLIST`] that score highest on
+/// what was read of them (ties by id). The bound keeps a batch close to the query whose
+/// posting on a long list fell outside the band, behind the many batches the head read;
+/// the partial score keeps one seen where it matters, whose bound stays below the loose
+/// bounds of batches seen once on a dense list.
 pub(crate) fn shortlist(
     query: &Query<'_>,
     seen: HashMap<String, Vec<Option<f64>>>,
     reads: &[ListRead],
 ) -> Vec<String> {
-    let mut all: Vec<(String, f64)> =
-        seen.into_iter().map(|(id, weights)| (id, query.bound_of(&weights, reads))).collect();
-    all.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    all.truncate(SHORTLIST);
-    all.into_iter().map(|(id, _)| id).collect()
+    let units: Vec<f64> = query.searched.iter().map(|(_, n)| query.unit(*n)).collect();
+    let candidates: Vec<(String, f64, f64)> = seen
+        .into_iter()
+        .map(|(id, weights)| {
+            let shown = weights.iter().zip(&units).map(|(w, u)| w.unwrap_or(0.0) * u).sum();
+            let bound = query.bound_of(&weights, reads);
+            (id, bound, shown)
+        })
+        .collect();
+    let mut chosen = vec![false; candidates.len()];
+    let mut order: Vec<usize> = (0..candidates.len()).collect();
+    for key in [|c: &(String, f64, f64)| c.1, |c: &(String, f64, f64)| c.2] {
+        order.sort_by(|&a, &b| {
+            let (a, b) = (&candidates[a], &candidates[b]);
+            key(b).total_cmp(&key(a)).then_with(|| a.0.cmp(&b.0))
+        });
+        for &i in order.iter().take(SHORTLIST) {
+            chosen[i] = true;
+        }
+    }
+    candidates.into_iter().zip(chosen).filter(|(_, chosen)| *chosen).map(|(c, _)| c.0).collect()
+}
+
+/// Whether a pass's ranking could prove exact: at least [`TOP`] candidates could score
+/// above every batch not read. When not, scoring them is wasted; the search reads deeper.
+pub(crate) fn may_be_exact(
+    query: &Query<'_>,
+    seen: &HashMap<String, Vec<Option<f64>>>,
+    reads: &[ListRead],
+) -> bool {
+    let unread = query.bound(reads);
+    seen.values().filter(|weights| query.bound_of(weights, reads) > unread).take(TOP).count() == TOP
 }
 
 /// Whether the ranking is provably exact: the fifth best candidate scores above anything
@@ -230,49 +341,48 @@ pub(crate) fn is_exact(query: &Query<'_>, ranked: &[Scored], reads: &[ListRead])
 macro_rules! similar_search {
     ($backend:expr, $conn:ident, $id:expr, $codes:expr, $norm:expr) => {{
         use $crate::store::similar::{
-            ABOVE_SQL, BELOW_SQL, DEPTHS, HEAD_SQL, ListRead, Query, candidates_sql, is_exact, rank,
-            shortlist,
+            DEPTHS, Query, candidates_sql, is_exact, may_be_exact, postings_sql, rank, read_pass, shortlist,
         };
         let query = Query::new($id, $codes, $norm);
-        let mut ranked = Vec::new();
+        // The batches closest on the query's two heaviest codes, scored in every round.
+        let mut paired: Vec<String> = Vec::new();
+        if let Some(pair) = query.pair() {
+            paired = $crate::store::similar_pairs::bind_pair!(
+                sqlx::query_scalar($crate::store::similar_pairs::PAIRS_SQL),
+                pair
+            )
+            .fetch_all(&mut *$conn)
+            .await?;
+        }
+        let mut ranked: Vec<$crate::store::similar::Scored> = Vec::new();
         for (round, depth) in DEPTHS.iter().enumerate() {
-            // Each candidate's weights on the searched codes, where its postings were read.
-            let mut seen_on: std::collections::HashMap<String, Vec<Option<f64>>> =
-                std::collections::HashMap::new();
-            let mut reads = Vec::with_capacity(query.searched.len());
-            for (k, (code, count)) in query.searched.iter().enumerate() {
-                let unit = query.unit(*count);
-                let mut read = ListRead::default();
-                let mut seen: std::collections::HashMap<String, f64> = std::collections::HashMap::new();
-                for (i, sql) in [HEAD_SQL, BELOW_SQL, ABOVE_SQL].into_iter().enumerate() {
-                    let postings: Vec<(String, f64)> = sqlx::query_as(sql)
-                        .bind(*code)
-                        .bind(unit)
-                        .bind(*depth)
-                        .fetch_all(&mut *$conn)
-                        .await?;
-                    let cut = ListRead::cut(postings.len(), *depth, postings.last().map(|p| p.1));
-                    match i {
-                        0 => read.head = cut,
-                        1 => read.below = cut,
-                        _ => read.above = cut,
-                    }
-                    seen.extend(postings.into_iter().filter(|p| p.0 != query.id));
-                }
-                for (id, weight) in seen {
-                    seen_on.entry(id).or_insert_with(|| vec![None; query.searched.len()])[k] = Some(weight);
-                }
-                reads.push(read);
-            }
-            if seen_on.is_empty() {
+            if query.searched.is_empty() {
                 break;
             }
-            let candidates = shortlist(&query, seen_on, &reads);
+            let mut postings = sqlx::query_as(postings_sql(query.searched.len())).bind(*depth);
+            for (code, count) in &query.searched {
+                postings = postings.bind(*code).bind(query.unit(*count));
+            }
+            let rows: Vec<(i32, i32, String, f64)> = postings.fetch_all(&mut *$conn).await?;
+            let (seen, reads) = read_pass(&query, *depth, rows);
+            if seen.is_empty() {
+                break;
+            }
+            let last = round + 1 == DEPTHS.len();
+            if !last && !may_be_exact(&query, &seen, &reads) {
+                // Scoring this pass could not end the search: read deeper first.
+                continue;
+            }
+            let mut candidates = shortlist(&query, seen, &reads);
+            candidates.extend(paired.iter().cloned());
+            candidates.extend(ranked.iter().map(|s| s.batch_id.clone()));
+            candidates.sort_unstable();
+            candidates.dedup();
             let ids = $crate::store::to_json(&candidates)?;
             let rows: Vec<(String, String, i64, f64)> =
                 sqlx::query_as(candidates_sql($backend)).bind(ids).fetch_all(&mut *$conn).await?;
             ranked = rank(&query, rows);
-            if round + 1 == DEPTHS.len() || is_exact(&query, &ranked, &reads) {
+            if last || is_exact(&query, &ranked, &reads) {
                 break;
             }
         }
@@ -308,22 +418,25 @@ impl Store {
     }
 
     /// The plans of the statements the similar search runs for a stored batch: the
-    /// postings below and above its heaviest code's component, and the scoring read (of
-    /// the batch itself, as a stand-in candidate list); one line per plan node.
+    /// postings read of its heaviest code's list, the pair index read, and the scoring
+    /// read (of the batch itself, as a stand-in candidate list); one line per plan node.
     pub async fn explain_similar_batches(&self, batch_id: &str) -> Result<Vec<String>, StoreError> {
         let backend = self.backend();
-        let sql = "SELECT c.code, c.events / b.code_norm FROM batch_codes c JOIN batches b ON b.batch_id = c.batch_id \
-                   WHERE c.batch_id = $1 ORDER BY c.events DESC, c.code LIMIT 1";
+        let codes_sql = "SELECT code, events FROM batch_codes WHERE batch_id = $1";
+        let norm_sql = "SELECT code_norm FROM batches WHERE batch_id = $1";
         let ids = super::to_json(&[batch_id])?;
         with_pool!(self, pool => {
-            let Some((code, unit)): Option<(String, f64)> =
-                sqlx::query_as(sql).bind(batch_id).fetch_optional(pool).await?
-            else {
-                return Ok(Vec::new());
-            };
-            let mut lines = explain!(backend, pool, BELOW_SQL, |q| q.bind(&code).bind(unit).bind(DEPTHS[0]));
-            lines.push("--".to_owned());
-            lines.extend(explain!(backend, pool, ABOVE_SQL, |q| q.bind(&code).bind(unit).bind(DEPTHS[0])));
+            let codes: Vec<(String, i64)> = sqlx::query_as(codes_sql).bind(batch_id).fetch_all(pool).await?;
+            let norm: Option<f64> = sqlx::query_scalar(norm_sql).bind(batch_id).fetch_optional(pool).await?;
+            let Some(norm) = norm.filter(|n| *n > 0.0 && !codes.is_empty()) else { return Ok(Vec::new()) };
+            let query = Query::new(batch_id, &codes, norm);
+            let (code, count) = query.searched[0];
+            let mut lines = explain!(backend, pool, postings_sql(1),
+                |q| q.bind(DEPTHS[0]).bind(code).bind(query.unit(count)));
+            if let Some(pair) = query.pair() {
+                lines.push("--".to_owned());
+                lines.extend(explain!(backend, pool, PAIRS_SQL, |q| bind_pair!(q, pair)));
+            }
             lines.push("--".to_owned());
             lines.extend(explain!(backend, pool, candidates_sql(backend), |q| q.bind(&ids)));
             Ok(lines)
@@ -361,6 +474,51 @@ mod tests {
         let ids: Vec<&str> = ranked.iter().map(|s| s.batch_id.as_str()).collect();
         assert_eq!(ids, ["x", "y"]);
         assert!((ranked[0].dot / (5.0 * ranked[0].norm) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_pass_reads_every_range_of_every_list() {
+        let mine = codes(&[("A", 3), ("B", 4)]);
+        let q = Query::new("me", &mine, 5.0);
+        // B is searched first (k = 0). Depth 2: B's head and below are cut, its above is
+        // not; A's ranges are all shorter than the depth.
+        let rows = vec![
+            (0, 0, "x".to_owned(), 1.0),
+            (0, 0, "me".to_owned(), 0.8),
+            (0, 1, "me".to_owned(), 0.8),
+            (0, 1, "y".to_owned(), 0.7),
+            (0, 2, "x".to_owned(), 1.0),
+            (1, 1, "y".to_owned(), 0.5),
+        ];
+        let (seen, reads) = read_pass(&q, 2, rows);
+        assert!(!seen.contains_key("me"));
+        assert_eq!(seen["x"], [Some(1.0), None]);
+        assert_eq!(seen["y"], [Some(0.7), Some(0.5)]);
+        assert_eq!((reads[0].head, reads[0].below, reads[0].above), (Some(0.8), Some(0.7), None));
+        assert_eq!((reads[1].head, reads[1].below, reads[1].above), (None, None, None));
+        // One statement binds the depth, then each code and its component.
+        let sql = postings_sql(2);
+        assert_eq!(sql.matches("UNION ALL").count(), 5);
+        assert!(sql.contains("code = $4 AND weight > $5 ORDER BY weight, batch_id DESC LIMIT $1"));
+    }
+
+    #[test]
+    fn the_shortlist_keeps_the_best_shown_and_the_best_bounded() {
+        let mine = codes(&[("A", 3), ("B", 4)]);
+        let q = Query::new("me", &mine, 5.0);
+        // Dense lists: the weights not read are within 0.01 of q̂_B = 0.8 and q̂_A = 0.6.
+        let reads = [
+            ListRead { head: Some(0.9), below: Some(0.79), above: Some(0.81) },
+            ListRead { head: Some(0.9), below: Some(0.59), above: Some(0.61) },
+        ];
+        // Batches seen once, at q̂_A: nothing read rules them out (bound ≈ 1), little shown.
+        let mut seen: HashMap<String, Vec<Option<f64>>> =
+            (0..2 * SHORTLIST).map(|i| (format!("loose{i:04}"), vec![None, Some(0.6)])).collect();
+        // A batch of B alone: bound 0.98, below every loose one, but 0.8 shown.
+        seen.insert("pure".to_owned(), vec![Some(1.0), None]);
+        let chosen = shortlist(&q, seen, &reads);
+        assert!(chosen.iter().any(|id| id == "pure"));
+        assert_eq!(chosen.len(), SHORTLIST + 1);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use argus_pipeline::report::FinishedBatch;
 use serde::{Deserialize, Serialize};
 
 use super::similar::similar_search;
+use super::similar_pairs::PAIR_OF_BATCH_SQL;
 use super::{BatchState, Store, begin_write, dialect, insert_and_lock_batch, to_json, tombstoned, with_pool};
 use crate::diagnosis::Diagnosis;
 use crate::error::{StoreError, to_i64};
@@ -260,8 +261,8 @@ impl Store {
 
             // Similar batches are searched before this batch's own postings go in, among
             // the batches completed before it: the search sees exactly the committed fleet.
-            // The postings (completed batches only) feed the similar search and the
-            // filtered fleet query (similar.rs, fleet.rs).
+            // The postings and the pair index row (completed batches only) feed the
+            // similar search and the filtered fleet query (similar.rs, fleet.rs).
             let mut diagnosis = diagnosis.clone();
             diagnosis.similar_batches = if row.target == BatchState::Completed && row.code_norm > 0.0 {
                 let similar = similar_search!(backend, tx, id, &row.codes, row.code_norm);
@@ -273,6 +274,7 @@ impl Store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+                sqlx::query(&PAIR_OF_BATCH_SQL).bind(id).execute(&mut *tx).await?;
                 similar
             } else {
                 Vec::new()

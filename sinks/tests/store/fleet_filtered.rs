@@ -148,7 +148,8 @@ async fn assert_all_queries_agree(db: &TestDb) {
     assert_eq!(compared, 256);
 }
 
-/// Every rollup row, in key order, as text.
+/// Every row of the tables kept beside the postings (the firmware rollups and the
+/// similar search's pair index), in key order, as text.
 async fn rollup_rows(store: &Store) -> Vec<String> {
     let sql = "SELECT firmware || ' ' || day || ' - ' || batches || ' ' || records || ' ' || error_events \
                FROM firmware_days \
@@ -157,6 +158,8 @@ async fn rollup_rows(store: &Store) -> Vec<String> {
                UNION ALL SELECT firmware || ' all ' || code || ' ' || batches || ' ' || events || ' ' || vins \
                FROM firmware_codes \
                UNION ALL SELECT firmware || ' vin ' || code || ' ' || vin || ' ' || batches FROM firmware_code_vins \
+               UNION ALL SELECT 'pair ' || batch_id || ' ' || code_a || ' ' || code_b || ' ' || weight_a || ' ' \
+               || weight_b FROM completed_pairs \
                ORDER BY 1";
     match store {
         Store::Postgres(pool) => sqlx::query_scalar(sql).fetch_all(pool).await.expect("rows"),
@@ -164,10 +167,13 @@ async fn rollup_rows(store: &Store) -> Vec<String> {
     }
 }
 
-/// The rollups the triggers kept equal the ones recomputed from the rows they sum.
+/// The rollups the triggers kept, and the pair index the writes kept, equal the ones
+/// recomputed from the rows they derive from.
 async fn assert_rollups_rebuild_alike(store: &Store) {
     let kept = rollup_rows(store).await;
+    assert!(kept.iter().any(|row| row.starts_with("pair ")), "the writes keep a pair index");
     store.rebuild_firmware_rollups().await.expect("rebuild");
+    store.rebuild_similar_pairs().await.expect("rebuild pairs");
     assert_eq!(rollup_rows(store).await, kept);
 }
 

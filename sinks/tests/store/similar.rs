@@ -84,7 +84,7 @@ fn norm(codes: &[(String, i64)]) -> f64 {
 }
 
 /// Bulk-loads completed batches (multi-row inserts, status steps as whole-table updates,
-/// then `completed_codes` with the statement of migration 0005).
+/// then `completed_codes` with the statement of migration 0005, and the pair index).
 async fn bulk_load(db: &TestDb, batches: &[Synth]) {
     for chunk in batches.chunks(500) {
         let rows: Vec<String> = chunk
@@ -130,6 +130,7 @@ async fn bulk_load(db: &TestDb, batches: &[Synth]) {
     )
     .await
     .expect("completed_codes");
+    db.store.rebuild_similar_pairs().await.expect("pair index");
     if let Store::Postgres(_) = db.store {
         db.exec("ANALYZE").await.expect("analyze");
     }

@@ -1,0 +1,75 @@
+//! The pair index of the similar-batch search (`completed_pairs`, migration 0010): each
+//! completed batch keyed by its two heaviest codes, with its components on them. On a
+//! code found in a quarter of the fleet, thousands of batches share a component near the
+//! query's, and a batch close to the query on two codes is rarely among the few postings
+//! the search reads of either list; keyed by the pair, such batches sit in one short index
+//! range. See similar.rs for the search that reads it.
+
+use std::sync::LazyLock;
+
+use super::{Store, with_pool};
+use crate::error::StoreError;
+
+/// How far from the query's components on its two heaviest codes the pair index is read.
+pub(crate) const PAIR_RADIUS: f64 = 0.25;
+/// How many batches of the pair index, the closest on those two codes, are scored exactly.
+pub(crate) const PAIR_CANDIDATES: i64 = 80;
+
+/// The batches whose two heaviest codes are `$1` < `$2`, with components in [`$3`, `$4`]
+/// and [`$5`, `$6`], closest first to (`$7`, `$8`) on those two codes; `$9` rows.
+pub(crate) const PAIRS_SQL: &str = "SELECT batch_id FROM completed_pairs \
+     WHERE code_a = $1 AND code_b = $2 AND weight_a BETWEEN $3 AND $4 AND weight_b BETWEEN $5 AND $6 \
+     ORDER BY (weight_a - $7) * (weight_a - $7) + (weight_b - $8) * (weight_b - $8), batch_id LIMIT $9";
+
+/// Binds [`PAIRS_SQL`]'s parameters for a query's pair (`similar::Query::pair`).
+macro_rules! bind_pair {
+    ($statement:expr, $pair:expr) => {{
+        let [(code_a, a), (code_b, b)] = $pair;
+        use $crate::store::similar_pairs::{PAIR_CANDIDATES, PAIR_RADIUS};
+        $statement
+            .bind(code_a)
+            .bind(code_b)
+            .bind(a - PAIR_RADIUS)
+            .bind(a + PAIR_RADIUS)
+            .bind(b - PAIR_RADIUS)
+            .bind(b + PAIR_RADIUS)
+            .bind(a)
+            .bind(b)
+            .bind(PAIR_CANDIDATES)
+    }};
+}
+pub(crate) use bind_pair;
+
+/// The pair index row of the batch `$1` (the rows of every completed batch without the
+/// filter, for [`Store::rebuild_similar_pairs`]), from its postings: the statement of
+/// migration 0010.
+fn pair_insert_sql(filter: &str) -> String {
+    format!(
+        "WITH heaviest AS (\
+         SELECT batch_id, code, weight, ROW_NUMBER() OVER (PARTITION BY batch_id ORDER BY events DESC, code) AS nth \
+         FROM completed_codes {filter}) \
+         INSERT INTO completed_pairs (batch_id, code_a, code_b, weight_a, weight_b) \
+         SELECT a.batch_id, a.code, b.code, a.weight, b.weight \
+         FROM heaviest a JOIN heaviest b ON b.batch_id = a.batch_id AND a.code < b.code \
+         WHERE a.nth <= 2 AND b.nth <= 2"
+    )
+}
+
+/// The pair index row of the batch `$1`, written with its postings.
+pub(crate) static PAIR_OF_BATCH_SQL: LazyLock<String> =
+    LazyLock::new(|| pair_insert_sql("WHERE batch_id = $1"));
+
+impl Store {
+    /// Recomputes the pair index from the postings, in one transaction: for bulk loads
+    /// that write `completed_codes` directly (the store_scale benchmark's `COPY`).
+    pub async fn rebuild_similar_pairs(&self) -> Result<(), StoreError> {
+        let insert = pair_insert_sql("");
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM completed_pairs").execute(&mut *tx).await?;
+            sqlx::query(&insert).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+}
