@@ -7,8 +7,10 @@
 //! totals from `firmware_days`. With one, the whole days of the window come from the day
 //! rollups (`firmware_days`, `firmware_code_days`: one row per day and code), and only its
 //! ragged ends, less than a day on each side, from the per-batch rows; distinct VINs do
-//! not add up over days, so they are counted for the `k` codes reported only, each one
-//! index range of `completed_codes`.
+//! not add up over days, so they are counted for the `k` codes reported only: for a
+//! window reaching past the firmware's latest batch (the usual "last N days"), as the VINs
+//! whose latest batch with the code is in it (`firmware_code_vins.last_ts_ns`, migration
+//! 0011); otherwise over the window's rows of `completed_codes`, one index range per code.
 
 use std::collections::HashMap;
 
@@ -172,6 +174,24 @@ fn vins_sql(backend: Backend, codes: usize) -> String {
     }
 }
 
+/// Distinct VINs of each of `codes` in the firmware `$1` seen since `$(codes + 2)`: codes
+/// from `$2`. Exact for a window that ends after the firmware's latest batch, where a VIN
+/// has a batch in the window exactly when its latest one (`firmware_code_vins`, migration
+/// 0011) is not older than the window's start; one index range per code, no distinct.
+fn vins_seen_since_sql(codes: usize) -> String {
+    let placeholders: Vec<String> = (0..codes).map(|i| format!("${}", i + 2)).collect();
+    format!(
+        "SELECT code, COUNT(*) FROM firmware_code_vins WHERE firmware = $1 AND code IN ({}) \
+         AND last_ts_ns >= ${} GROUP BY code",
+        placeholders.join(", "),
+        codes + 2
+    )
+}
+
+/// The latest record time of the firmware `$1`'s completed batches.
+const FIRMWARE_LATEST_SQL: &str =
+    "SELECT MAX(last_ts_ns) FROM batches WHERE status = 'completed' AND firmware = $1";
+
 // The windowed statements run unprepared (`persistent(false)`): a prepared statement
 // goes to a generic plan after five runs, and the generic plan of the distinct-VIN count
 // reads the firmware's whole time range instead of one range per code (seen at 1 M
@@ -253,14 +273,32 @@ impl Store {
         if top.is_empty() {
             return Ok(HashMap::new());
         }
-        let sql = vins_sql(self.backend(), top.len());
         let codes = top.iter().map(|(code, _, _)| code.as_str());
-        let rows: Vec<(String, i64)> = with_pool!(self, pool => {
-            bind_vins!(sqlx::query_as(&sql).persistent(false), firmware, codes.clone(), window)
-                .fetch_all(pool)
-                .await?
-        });
+        let open_ended = self.firmware_latest(firmware).await?.is_none_or(|latest| latest < window.1);
+        let rows: Vec<(String, i64)> = if open_ended {
+            let sql = vins_seen_since_sql(top.len());
+            with_pool!(self, pool => {
+                bind_split!(sqlx::query_as(&sql).persistent(false), firmware, codes.clone())
+                    .bind(window.0)
+                    .fetch_all(pool)
+                    .await?
+            })
+        } else {
+            let sql = vins_sql(self.backend(), top.len());
+            with_pool!(self, pool => {
+                bind_vins!(sqlx::query_as(&sql).persistent(false), firmware, codes.clone(), window)
+                    .fetch_all(pool)
+                    .await?
+            })
+        };
         Ok(rows.into_iter().collect())
+    }
+
+    /// The latest record time among the firmware's completed batches (`None` without one).
+    async fn firmware_latest(&self, firmware: &str) -> Result<Option<i64>, StoreError> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar(FIRMWARE_LATEST_SQL).bind(firmware).fetch_one(pool).await?
+        }))
     }
 
     /// The plans of the statements [`Store::fleet_by_firmware`] runs (totals, top codes,
@@ -292,15 +330,22 @@ impl Store {
         let top = self.fleet_by_firmware(firmware, window, k).await?.top_errors;
         let codes: Vec<&str> =
             if top.is_empty() { vec![""] } else { top.iter().map(|e| e.code.as_str()).collect() };
-        let vins = vins_sql(backend, codes.len());
+        let open_ended = self.firmware_latest(firmware).await?.is_none_or(|latest| latest < window_ns.1);
         let mut lines = with_pool!(self, pool => explain!(backend, pool, &totals_sql,
             |q| bind_split!(q, firmware, bounds.iter().copied())));
         lines.push("--".to_owned());
         lines.extend(with_pool!(self, pool => explain!(backend, pool, &top_sql,
             |q| bind_split!(q, firmware, bounds.iter().copied()).bind(limit))));
         lines.push("--".to_owned());
-        lines.extend(with_pool!(self, pool => explain!(backend, pool, &vins,
-            |q| bind_vins!(q, firmware, codes.iter().copied(), window_ns))));
+        lines.extend(if open_ended {
+            let vins = vins_seen_since_sql(codes.len());
+            with_pool!(self, pool => explain!(backend, pool, &vins,
+                |q| bind_split!(q, firmware, codes.iter().copied()).bind(window_ns.0)))
+        } else {
+            let vins = vins_sql(backend, codes.len());
+            with_pool!(self, pool => explain!(backend, pool, &vins,
+                |q| bind_vins!(q, firmware, codes.iter().copied(), window_ns)))
+        });
         Ok(lines)
     }
 }
@@ -330,8 +375,8 @@ impl Store {
                  SELECT firmware, {DAY}, code, SUM(events), COUNT(*) FROM completed_codes \
                  WHERE firmware IS NOT NULL GROUP BY 1, 2, 3"
             ),
-            "INSERT INTO firmware_code_vins (firmware, code, vin, batches) \
-             SELECT firmware, code, vin, COUNT(*) FROM completed_codes \
+            "INSERT INTO firmware_code_vins (firmware, code, vin, batches, last_ts_ns) \
+             SELECT firmware, code, vin, COUNT(*), MAX(last_ts_ns) FROM completed_codes \
              WHERE firmware IS NOT NULL AND vin IS NOT NULL GROUP BY 1, 2, 3"
                 .to_owned(),
             "INSERT INTO firmware_codes (firmware, code, events, batches, vins) \

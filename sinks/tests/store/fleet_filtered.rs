@@ -123,6 +123,8 @@ async fn assert_all_queries_agree(db: &TestDb) {
         Some(TimeWindow { from_ns: day * 3 + day / 10, to_ns: day * 3 + day * 9 / 10 }),
         Some(TimeWindow { from_ns: day * 2, to_ns: day * 2 + 1 }),
         Some(TimeWindow { from_ns: day * 7 - 1, to_ns: i64::MAX as u64 }),
+        // Past the latest batch: distinct VINs from each VIN's latest batch.
+        Some(TimeWindow { from_ns: day * 4 + day / 3, to_ns: day * 10 + 1 }),
         Some(TimeWindow { from_ns: day * 4, to_ns: day * 4 }),
     ];
     let mut compared = 0;
@@ -145,7 +147,7 @@ async fn assert_all_queries_agree(db: &TestDb) {
             }
         }
     }
-    assert_eq!(compared, 256);
+    assert_eq!(compared, 288);
 }
 
 /// Every row of the tables kept beside the postings (the firmware rollups and the
@@ -157,7 +159,8 @@ async fn rollup_rows(store: &Store) -> Vec<String> {
                FROM firmware_code_days \
                UNION ALL SELECT firmware || ' all ' || code || ' ' || batches || ' ' || events || ' ' || vins \
                FROM firmware_codes \
-               UNION ALL SELECT firmware || ' vin ' || code || ' ' || vin || ' ' || batches FROM firmware_code_vins \
+               UNION ALL SELECT firmware || ' vin ' || code || ' ' || vin || ' ' || batches || ' ' \
+               || COALESCE(CAST(last_ts_ns AS TEXT), '-') FROM firmware_code_vins \
                UNION ALL SELECT 'pair ' || batch_id || ' ' || code_a || ' ' || code_b || ' ' || weight_a || ' ' \
                || weight_b FROM completed_pairs \
                ORDER BY 1";
