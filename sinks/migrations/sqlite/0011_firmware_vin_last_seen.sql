@@ -6,10 +6,11 @@
 -- looks it up again among the rows left, so the last one to go leaves the right value.
 ALTER TABLE firmware_code_vins ADD COLUMN last_ts_ns INTEGER;
 
-UPDATE firmware_code_vins SET last_ts_ns = (
-    SELECT MAX(c.last_ts_ns) FROM completed_codes c
-    WHERE c.vin = firmware_code_vins.vin AND c.firmware = firmware_code_vins.firmware
-      AND c.code = firmware_code_vins.code);
+UPDATE firmware_code_vins SET last_ts_ns = m.last_ts_ns
+FROM (SELECT firmware, code, vin, MAX(last_ts_ns) AS last_ts_ns FROM completed_codes
+      WHERE firmware IS NOT NULL AND vin IS NOT NULL GROUP BY 1, 2, 3) AS m
+WHERE firmware_code_vins.firmware = m.firmware AND firmware_code_vins.code = m.code
+  AND firmware_code_vins.vin = m.vin;
 
 CREATE INDEX firmware_code_vins_last_seen ON firmware_code_vins (firmware, code, last_ts_ns);
 

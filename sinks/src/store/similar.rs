@@ -289,7 +289,7 @@ pub(crate) fn shortlist(
     query: &Query<'_>,
     seen: HashMap<String, Vec<Option<f64>>>,
     reads: &[ListRead],
-) -> Vec<String> {
+) -> Shortlist {
     let units: Vec<f64> = query.searched.iter().map(|(_, n)| query.unit(*n)).collect();
     let candidates: Vec<(String, f64, f64)> = seen
         .into_iter()
@@ -310,7 +310,18 @@ pub(crate) fn shortlist(
             chosen[i] = true;
         }
     }
-    candidates.into_iter().zip(chosen).filter(|(_, chosen)| *chosen).map(|(c, _)| c.0).collect()
+    let left_out = candidates.iter().zip(&chosen).filter(|(_, chosen)| !**chosen).map(|(c, _)| c.1);
+    let left_out = left_out.fold(f64::NEG_INFINITY, f64::max);
+    let ids = candidates.into_iter().zip(chosen).filter(|(_, chosen)| *chosen).map(|(c, _)| c.0).collect();
+    Shortlist { ids, left_out }
+}
+
+/// The candidates [`shortlist`] sends to exact scoring, and the most any candidate it
+/// left out could score (−∞ when none was).
+#[derive(Debug)]
+pub(crate) struct Shortlist {
+    pub ids: Vec<String>,
+    pub left_out: f64,
 }
 
 /// Whether a pass's ranking could prove exact: at least [`TOP`] candidates could score
@@ -325,9 +336,10 @@ pub(crate) fn may_be_exact(
 }
 
 /// Whether the ranking is provably exact: the fifth best candidate scores above anything
-/// a batch never read could.
-pub(crate) fn is_exact(query: &Query<'_>, ranked: &[Scored], reads: &[ListRead]) -> bool {
-    let bound = query.bound(reads);
+/// a batch never read could, and above anything a candidate left out of the shortlist
+/// (`left_out`) could.
+pub(crate) fn is_exact(query: &Query<'_>, ranked: &[Scored], reads: &[ListRead], left_out: f64) -> bool {
+    let bound = query.bound(reads).max(left_out);
     if bound <= 0.0 {
         return true;
     }
@@ -373,7 +385,8 @@ macro_rules! similar_search {
                 // Scoring this pass could not end the search: read deeper first.
                 continue;
             }
-            let mut candidates = shortlist(&query, seen, &reads);
+            let shortlist = shortlist(&query, seen, &reads);
+            let mut candidates = shortlist.ids;
             candidates.extend(paired.iter().cloned());
             candidates.extend(ranked.iter().map(|s| s.batch_id.clone()));
             candidates.sort_unstable();
@@ -382,7 +395,7 @@ macro_rules! similar_search {
             let rows: Vec<(String, String, i64, f64)> =
                 sqlx::query_as(candidates_sql($backend)).bind(ids).fetch_all(&mut *$conn).await?;
             ranked = rank(&query, rows);
-            if last || is_exact(&query, &ranked, &reads) {
+            if last || is_exact(&query, &ranked, &reads, shortlist.left_out) {
                 break;
             }
         }
@@ -517,8 +530,11 @@ mod tests {
         // A batch of B alone: bound 0.98, below every loose one, but 0.8 shown.
         seen.insert("pure".to_owned(), vec![Some(1.0), None]);
         let chosen = shortlist(&q, seen, &reads);
-        assert!(chosen.iter().any(|id| id == "pure"));
-        assert_eq!(chosen.len(), SHORTLIST + 1);
+        assert!(chosen.ids.iter().any(|id| id == "pure"));
+        assert_eq!(chosen.ids.len(), SHORTLIST + 1);
+        // The loose batches left out could still score near 1: no ranking is exact yet.
+        assert!(chosen.left_out > 0.99);
+        assert!(!is_exact(&q, &[], &[ListRead::default(); 2], chosen.left_out));
     }
 
     #[test]
@@ -527,7 +543,7 @@ mod tests {
         let q = Query::new("me", &mine, 5.0);
         // Every posting read: nothing unseen can share a code.
         let all = ListRead::default();
-        assert!(is_exact(&q, &[], &[all, all]));
+        assert!(is_exact(&q, &[], &[all, all], f64::NEG_INFINITY));
         // Searched heaviest first: B (0.8), then A (0.6). Heads cut at 0.9, bands ±0.05/0.1.
         let b = ListRead { head: Some(0.9), below: Some(0.7), above: Some(0.85) };
         let a = ListRead { head: Some(0.9), below: Some(0.5), above: Some(0.7) };
