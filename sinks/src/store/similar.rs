@@ -312,27 +312,21 @@ pub(crate) fn shortlist(
     }
     let left_out = candidates.iter().zip(&chosen).filter(|(_, chosen)| !**chosen).map(|(c, _)| c.1);
     let left_out = left_out.fold(f64::NEG_INFINITY, f64::max);
+    let floor = left_out.max(query.bound(reads));
+    let above = candidates.iter().zip(&chosen).filter(|(c, chosen)| **chosen && c.1 > floor).count();
     let ids = candidates.into_iter().zip(chosen).filter(|(_, chosen)| *chosen).map(|(c, _)| c.0).collect();
-    Shortlist { ids, left_out }
+    Shortlist { ids, left_out, may_prove_exact: above >= TOP }
 }
 
-/// The candidates [`shortlist`] sends to exact scoring, and the most any candidate it
-/// left out could score (−∞ when none was).
+/// The candidates [`shortlist`] sends to exact scoring, the most any candidate it left
+/// out could score (−∞ when none was), and whether scoring them could prove the ranking
+/// exact: only when at least [`TOP`] of them could score above every batch not scored.
+/// When not, scoring them is wasted; the search reads deeper first.
 #[derive(Debug)]
 pub(crate) struct Shortlist {
     pub ids: Vec<String>,
     pub left_out: f64,
-}
-
-/// Whether a pass's ranking could prove exact: at least [`TOP`] candidates could score
-/// above every batch not read. When not, scoring them is wasted; the search reads deeper.
-pub(crate) fn may_be_exact(
-    query: &Query<'_>,
-    seen: &HashMap<String, Vec<Option<f64>>>,
-    reads: &[ListRead],
-) -> bool {
-    let unread = query.bound(reads);
-    seen.values().filter(|weights| query.bound_of(weights, reads) > unread).take(TOP).count() == TOP
+    pub may_prove_exact: bool,
 }
 
 /// Whether the ranking is provably exact: the fifth best candidate scores above anything
@@ -353,7 +347,7 @@ pub(crate) fn is_exact(query: &Query<'_>, ranked: &[Scored], reads: &[ListRead],
 macro_rules! similar_search {
     ($backend:expr, $conn:ident, $id:expr, $codes:expr, $norm:expr) => {{
         use $crate::store::similar::{
-            DEPTHS, Query, candidates_sql, is_exact, may_be_exact, postings_sql, rank, read_pass, shortlist,
+            DEPTHS, Query, candidates_sql, is_exact, postings_sql, rank, read_pass, shortlist,
         };
         let query = Query::new($id, $codes, $norm);
         // The batches closest on the query's two heaviest codes, scored in every round.
@@ -381,11 +375,10 @@ macro_rules! similar_search {
                 break;
             }
             let last = round + 1 == DEPTHS.len();
-            if !last && !may_be_exact(&query, &seen, &reads) {
-                // Scoring this pass could not end the search: read deeper first.
+            let shortlist = shortlist(&query, seen, &reads);
+            if !last && !shortlist.may_prove_exact {
                 continue;
             }
-            let shortlist = shortlist(&query, seen, &reads);
             let mut candidates = shortlist.ids;
             candidates.extend(paired.iter().cloned());
             candidates.extend(ranked.iter().map(|s| s.batch_id.clone()));
@@ -532,8 +525,10 @@ mod tests {
         let chosen = shortlist(&q, seen, &reads);
         assert!(chosen.ids.iter().any(|id| id == "pure"));
         assert_eq!(chosen.ids.len(), SHORTLIST + 1);
-        // The loose batches left out could still score near 1: no ranking is exact yet.
+        // The loose batches left out could still score near 1: no ranking is exact yet,
+        // and scoring these could not prove one.
         assert!(chosen.left_out > 0.99);
+        assert!(!chosen.may_prove_exact);
         assert!(!is_exact(&q, &[], &[ListRead::default(); 2], chosen.left_out));
     }
 
