@@ -7,6 +7,11 @@
 //! (`apt-get install wrk`), wrk with one thread and `C` connections: a client written
 //! for load, so that the figure is the server's more than the client's.
 //!
+//! Beside each rate, the server's CPU time per request (its one runtime thread's run time
+//! over the measurement, from `/proc/self/task/*/schedstat`, divided by the requests
+//! served): on a machine shared with other work the rates move with the load, the server's
+//! own CPU time per request much less.
+//!
 //! `ARGUS_BENCH_SECONDS` (default 10) per measurement, `ARGUS_BENCH_CONCURRENCY` (64).
 //! Figures: benches/README.md, "API reads".
 
@@ -20,8 +25,48 @@ use argus_pipeline::{DataflowConfig, FeedEvent, FileReady, Metrics, ReportWriter
 use argus_sinks::diagnosis::Diagnoser;
 use argus_sinks::{Store, StoreWriter};
 
-fn runtime(threads: usize) -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build().unwrap()
+/// The name of the server runtime's threads, whose CPU time is measured.
+const SERVER_THREAD: &str = "bench-server";
+
+fn runtime(threads: usize, name: &str) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name(name)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Run time so far (ns) of this process's threads named `name`, from their schedstat.
+fn threads_cpu_ns(name: &str) -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
+    tasks
+        .filter_map(|task| {
+            let dir = task.ok()?.path();
+            if std::fs::read_to_string(dir.join("comm")).ok()?.trim_end() != name {
+                return None;
+            }
+            std::fs::read_to_string(dir.join("schedstat"))
+                .ok()?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+/// Requests per second, p50 and p99 (ms) of a measurement, and the server's CPU time per
+/// request (µs).
+type Figures = (f64, f64, f64, f64);
+
+/// Runs `measure` (which returns rate, p50, p99 and the number of requests) and adds the
+/// server threads' CPU time per request.
+fn with_server_cpu(measure: impl FnOnce() -> Option<(f64, f64, f64, u64)>) -> Option<Figures> {
+    let before = threads_cpu_ns(SERVER_THREAD);
+    let (rps, p50, p99, requests) = measure()?;
+    let cpu_us = (threads_cpu_ns(SERVER_THREAD) - before) as f64 / 1000.0 / requests.max(1) as f64;
+    Some((rps, p50, p99, cpu_us))
 }
 
 /// Stores the vectors' first batch through the dataflow; returns its id.
@@ -62,13 +107,14 @@ fn store_a_report(store: &Store, runtime: &tokio::runtime::Runtime) -> String {
     batch.to_owned()
 }
 
-/// Requests per second, p50 and p99 (ms) of `concurrency` clients hammering `url`.
+/// Requests per second, p50 and p99 (ms) of `concurrency` clients hammering `url`, and
+/// the number of requests timed.
 fn hammer(
     client_rt: &tokio::runtime::Runtime,
     url: &str,
     concurrency: usize,
     seconds: u64,
-) -> (f64, f64, f64) {
+) -> (f64, f64, f64, u64) {
     let client = reqwest::Client::new();
     let url = url.to_owned();
     client_rt.block_on(async move {
@@ -101,13 +147,14 @@ fn hammer(
         let elapsed = started.elapsed().as_secs_f64();
         all.sort_by(f64::total_cmp);
         let at = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)];
-        (all.len() as f64 / elapsed, at(0.5), at(0.99))
+        (all.len() as f64 / elapsed, at(0.5), at(0.99), all.len() as u64)
     })
 }
 
 /// Requests per second, p50 and p99 (ms) that `wrk` (one thread, `connections`
-/// keep-alive connections) measures on `url`; `None` when wrk is not installed.
-fn wrk(url: &str, connections: usize, seconds: u64) -> Option<(f64, f64, f64)> {
+/// keep-alive connections) measures on `url`, and the requests it completed; `None` when
+/// wrk is not installed.
+fn wrk(url: &str, connections: usize, seconds: u64) -> Option<(f64, f64, f64, u64)> {
     let output = std::process::Command::new("wrk")
         .args(["-t1", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency", url])
         .output()
@@ -129,15 +176,21 @@ fn wrk(url: &str, connections: usize, seconds: u64) -> Option<(f64, f64, f64)> {
             other => panic!("wrk latency unit {other}"),
         }
     };
-    Some((field("Requests/sec:").parse().unwrap(), millis(field("50%")), millis(field("99%"))))
+    // "  245123 requests in 10.00s, 1.98GB read"
+    let requests = text
+        .lines()
+        .find(|l| l.contains(" requests in "))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    Some((field("Requests/sec:").parse().unwrap(), millis(field("50%")), millis(field("99%")), requests))
 }
 
 fn main() {
     let seconds: u64 = common::env_or("ARGUS_BENCH_SECONDS", if common::quick() { 2 } else { 10 });
     let concurrency: usize = common::env_or("ARGUS_BENCH_CONCURRENCY", 64);
     let tmp = tempfile::tempdir().unwrap();
-    let server_rt = runtime(1);
-    let client_rt = runtime(1);
+    let server_rt = runtime(1, SERVER_THREAD);
+    let client_rt = runtime(1, "bench-client");
     let url = format!("sqlite://{}?mode=rwc", tmp.path().join("argus.db").display());
     let store = server_rt.block_on(Store::open(&url)).unwrap();
     server_rt.block_on(store.migrate()).unwrap();
@@ -177,30 +230,44 @@ fn main() {
         "## API reads: {concurrency} concurrent keep-alive clients, {seconds} s each, server and client one tokio thread each"
     );
     println!("report body: {} bytes; load before: {}", body.len(), common::loadavg());
-    let api =
-        hammer(&client_rt, &format!("http://{api_addr}/api/v1/batches/{batch}/report"), concurrency, seconds);
-    let limit = hammer(&client_rt, &format!("http://{static_addr}/report"), concurrency, seconds);
-    let row = |name: &str, (rps, p50, p99): (f64, f64, f64)| {
-        vec![name.to_owned(), format!("{rps:.0}"), format!("{p50:.2}"), format!("{p99:.2}")]
+    let api_url = format!("http://{api_addr}/api/v1/batches/{batch}/report");
+    let limit_url = format!("http://{static_addr}/report");
+    let api = with_server_cpu(|| Some(hammer(&client_rt, &api_url, concurrency, seconds))).unwrap();
+    let limit = with_server_cpu(|| Some(hammer(&client_rt, &limit_url, concurrency, seconds))).unwrap();
+    let row = |name: &str, (rps, p50, p99, cpu_us): Figures| {
+        vec![
+            name.to_owned(),
+            format!("{rps:.0}"),
+            format!("{p50:.2}"),
+            format!("{p99:.2}"),
+            format!("{cpu_us:.1}"),
+        ]
     };
     let mut rows = vec![
         row("reqwest → argus api, cached report", api),
         row("reqwest → axum, same bytes (limit)", limit),
     ];
-    let api_url = format!("http://{api_addr}/api/v1/batches/{batch}/report");
-    let by_wrk = wrk(&api_url, concurrency, seconds).zip(wrk(
-        &format!("http://{static_addr}/report"),
-        concurrency,
-        seconds,
-    ));
+    let by_wrk = with_server_cpu(|| wrk(&api_url, concurrency, seconds))
+        .zip(with_server_cpu(|| wrk(&limit_url, concurrency, seconds)));
     if let Some((api, limit)) = by_wrk {
         rows.push(row("wrk → argus api, cached report", api));
         rows.push(row("wrk → axum, same bytes (limit)", limit));
     }
-    common::print_table(&["client → server", "requests/s", "p50 ms", "p99 ms"], &rows);
-    println!("api / limit (reqwest): **{:.2}** (goal: 50,000 req/s)", api.0 / limit.0);
+    common::print_table(
+        &["client → server", "requests/s", "p50 ms", "p99 ms", "server CPU µs/request"],
+        &rows,
+    );
+    println!(
+        "api / limit (reqwest): **{:.2}**, server CPU per request limit / api: {:.2} (goal: 50,000 req/s)",
+        api.0 / limit.0,
+        limit.3 / api.3
+    );
     match by_wrk {
-        Some((api, limit)) => println!("api / limit (wrk): **{:.2}**", api.0 / limit.0),
+        Some((api, limit)) => println!(
+            "api / limit (wrk): **{:.2}**, server CPU per request limit / api: **{:.2}**",
+            api.0 / limit.0,
+            limit.3 / api.3
+        ),
         None => println!("wrk not installed: no wrk figures"),
     }
     println!("load after: {}", common::loadavg());

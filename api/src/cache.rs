@@ -3,24 +3,30 @@
 //! batch still moving is always read from the store. Concurrent misses of one key are
 //! coalesced (`try_get_with`): one store read answers all of them.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use axum::http::HeaderValue;
 use bytes::Bytes;
+use metrics::Counter;
 use moka::future::Cache;
 
 use crate::error::ApiError;
 
-/// A final report as served: its body and strong ETag.
+/// A final report as served: its body and strong ETag (a header value made once, not
+/// per response).
 #[derive(Debug)]
 pub struct FinalReport {
     pub body: Bytes,
-    pub etag: String,
+    pub etag: HeaderValue,
 }
 
 /// Final reports by batch id.
 #[derive(Clone)]
 pub struct ReportCache {
     cache: Cache<String, Arc<FinalReport>>,
+    /// The hit counter, registered on the first hit and kept: every cached read bumps it,
+    /// and `counter!` looks its key up in the recorder's registry on each call.
+    hits: Arc<OnceLock<Counter>>,
 }
 
 impl std::fmt::Debug for ReportCache {
@@ -31,7 +37,7 @@ impl std::fmt::Debug for ReportCache {
 
 impl ReportCache {
     pub fn new(capacity: u64) -> Self {
-        Self { cache: Cache::builder().max_capacity(capacity).build() }
+        Self { cache: Cache::builder().max_capacity(capacity).build(), hits: Arc::default() }
     }
 
     /// The cached report, or the one `load` finds (cached when `load` succeeds; `load`
@@ -41,7 +47,7 @@ impl ReportCache {
         F: Future<Output = Result<Arc<FinalReport>, ApiError>>,
     {
         if let Some(hit) = self.cache.get(batch_id).await {
-            metrics::counter!("argus_api_report_cache_hits_total").increment(1);
+            self.hits.get_or_init(|| metrics::counter!("argus_api_report_cache_hits_total")).increment(1);
             return Ok(hit);
         }
         metrics::counter!("argus_api_report_cache_misses_total").increment(1);

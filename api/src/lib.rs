@@ -28,9 +28,10 @@ mod streaming;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Request};
+use axum::http::{HeaderName, HeaderValue, Request};
 use axum::routing::{get, post};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 pub use auth::{ReaderAuth, Role, Tokens, VehicleAuth};
@@ -47,33 +48,54 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Every route of the API and every page over `state`, with metrics, request ids and
 /// request logs.
+///
+/// The API's routes are written out under `/api/v1` rather than nested: a nested router
+/// wraps each of its routes in two more services, which strip the prefix from the URI
+/// and record it, on every request, and no API handler reads its URI. The three
+/// outer layers are one stack for the same reason: `Router::layer` wraps every route in
+/// each layer given to it separately, a boxed service clone and a boxed future per
+/// layer per request.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/batches", post(batches::create))
-        .route("/batches/{id}", get(batches::get))
-        .route("/batches/{id}/files", post(upload::upload).layer(DefaultBodyLimit::disable()))
-        .route("/batches/{id}/complete", post(batches::complete))
-        .route("/batches/{id}/report", get(reports::get))
-        .route("/batches/{id}/events", get(events::stream))
-        .route("/fleet/top-errors", get(fleet::top_errors))
-        .route("/vehicles/{vin}/batches", get(vehicles::batches));
+    let layers = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(REQUEST_ID, NewRequestId))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID));
     Router::new()
-        .nest("/api/v1", api)
+        .route("/api/v1/batches", post(batches::create))
+        .route("/api/v1/batches/{id}", get(batches::get))
+        .route("/api/v1/batches/{id}/files", post(upload::upload).layer(DefaultBodyLimit::disable()))
+        .route("/api/v1/batches/{id}/complete", post(batches::complete))
+        .route("/api/v1/batches/{id}/report", get(reports::get))
+        .route("/api/v1/batches/{id}/events", get(events::stream))
+        .route("/api/v1/fleet/top-errors", get(fleet::top_errors))
+        .route("/api/v1/vehicles/{vin}/batches", get(vehicles::batches))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(metrics::render))
         .route("/openapi.json", get(openapi::document))
         .merge(pages::routes())
-        .route_layer(axum::middleware::from_fn(metrics::track))
+        .route_layer(metrics::TrackLayer)
         .fallback(ops::no_route)
         .method_not_allowed_fallback(ops::method_not_allowed)
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-            let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id = %id)
-        }))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(layers)
         .with_state(state)
+}
+
+/// A random (v4) UUID per request, as `MakeRequestUuid` makes it, but written into a
+/// stack buffer and copied once, instead of formatted into a `String` and then parsed
+/// and copied into a header value.
+#[derive(Debug, Clone, Copy)]
+struct NewRequestId;
+
+impl MakeRequestId for NewRequestId {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
+        let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+        HeaderValue::from_str(text).ok().map(RequestId::new)
+    }
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then stops accepting and

@@ -2,13 +2,18 @@
 //! latency, report cache hits and misses, upload bytes, open event streams. Rendered at
 //! `/metrics` from the [`PrometheusHandle`] of the process's recorder.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{OnceLock, PoisonError, RwLock};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures::future::BoxFuture;
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tower::{Layer, Service};
 
 use crate::state::AppState;
 
@@ -29,19 +34,94 @@ pub fn install_recorder() -> PrometheusHandle {
         .clone()
 }
 
-/// Counts and times every request by its matched route.
-pub async fn track(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().to_string();
-    let start = Instant::now();
-    let response = next.run(request).await;
-    let labels = [("route", route), ("method", method), ("status", response.status().as_u16().to_string())];
-    metrics::counter!("argus_api_requests_total", &labels).increment(1);
-    metrics::histogram!("argus_api_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
-    response
+/// Counts and times every request by its matched route (a route layer, so the route is
+/// known).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TrackLayer;
+
+impl<S> Layer<S> for TrackLayer {
+    type Service = Track<S>;
+
+    fn layer(&self, inner: S) -> Track<S> {
+        Track { inner }
+    }
+}
+
+/// The service of [`TrackLayer`].
+#[derive(Debug, Clone)]
+pub struct Track<S> {
+    inner: S,
+}
+
+impl<S> Service<Request> for Track<S>
+where
+    S: Service<Request, Response = Response>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        let method = request.method().clone();
+        let start = Instant::now();
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let response = response.await?;
+            let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+            let series = RequestSeries::of(route, &method, response.status());
+            series.total.increment(1);
+            series.duration.record(start.elapsed().as_secs_f64());
+            Ok(response)
+        })
+    }
+}
+
+/// The request counter and latency histogram of one (route, method, status), registered
+/// with the process's recorder on its first request and kept: building a metrics key per
+/// request allocates its three labels and hashes them into the registry twice, while the
+/// set of series is small and fixed by the routes. (The recorder is installed before the
+/// router serves: [`crate::AppState::new`] installs it when not handed one.)
+#[derive(Clone)]
+struct RequestSeries {
+    total: Counter,
+    duration: Histogram,
+}
+
+/// The series registered so far, by route, then by method and status.
+type SeriesByRoute = HashMap<String, Vec<(Method, StatusCode, RequestSeries)>>;
+
+impl RequestSeries {
+    fn of(route: &str, method: &Method, status: StatusCode) -> RequestSeries {
+        static SERIES: OnceLock<RwLock<SeriesByRoute>> = OnceLock::new();
+        let series = SERIES.get_or_init(RwLock::default);
+        let find = |by_route: &SeriesByRoute| {
+            by_route.get(route)?.iter().find(|(m, s, _)| m == method && *s == status).map(|(.., r)| r.clone())
+        };
+        if let Some(found) = find(&series.read().unwrap_or_else(PoisonError::into_inner)) {
+            return found;
+        }
+        let mut by_route = series.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(found) = find(&by_route) {
+            return found;
+        }
+        let labels = [
+            ("route", route.to_owned()),
+            ("method", method.as_str().to_owned()),
+            ("status", status.as_u16().to_string()),
+        ];
+        let new = RequestSeries {
+            total: metrics::counter!("argus_api_requests_total", &labels),
+            duration: metrics::histogram!("argus_api_request_duration_seconds", &labels),
+        };
+        by_route.entry(route.to_owned()).or_default().push((method.clone(), status, new.clone()));
+        new
+    }
 }
 
 /// `GET /metrics`.

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -26,15 +26,16 @@ pub async fn get(
     _: ReaderAuth,
     State(state): State<AppState>,
     BatchId(id): BatchId,
-    headers: HeaderMap,
+    // The whole request rather than a `HeaderMap`, which would be a copy of its headers.
+    request: Request,
 ) -> Response {
     let report = match state.cache().get_or_load(&id, load_final(&state, &id)).await {
         Ok(report) => report,
         Err(error) => return error.to_response(),
     };
-    let etag = HeaderValue::from_str(&report.etag).unwrap_or_else(|_| HeaderValue::from_static("\"\""));
+    let etag = report.etag.clone();
     let cache_control = HeaderValue::from_static("private, max-age=86400, immutable");
-    if matches_etag(&headers, &report.etag) {
+    if matches_etag(request.headers(), &etag) {
         return (StatusCode::NOT_MODIFIED, [(ETAG, etag), (CACHE_CONTROL, cache_control)]).into_response();
     }
     (
@@ -48,9 +49,12 @@ pub async fn get(
         .into_response()
 }
 
-fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
+fn matches_etag(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    let etag = etag.as_bytes();
     headers.get_all(IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).any(|list| {
-        list.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
+        list.split(',')
+            .map(str::trim)
+            .any(|tag| tag == "*" || tag.trim_start_matches("W/").as_bytes() == etag)
     })
 }
 
@@ -74,6 +78,7 @@ async fn load_final(state: &AppState, batch_id: &str) -> Result<Arc<FinalReport>
     let body = append_fields(&document, &[("diagnosis", diagnosis), ("similar", similar)])
         .ok_or_else(|| ApiError::Internal(format!("stored report of {batch_id} is not a JSON object")))?;
     let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&body))[..32]);
+    let etag = HeaderValue::try_from(etag).map_err(|e| ApiError::Internal(format!("etag: {e}")))?;
     Ok(Arc::new(FinalReport { body: Bytes::from(body), etag }))
 }
 
@@ -106,14 +111,14 @@ mod tests {
         let with = |value: &'static str| {
             let mut headers = HeaderMap::new();
             headers.insert(IF_NONE_MATCH, HeaderValue::from_static(value));
-            matches_etag(&headers, "\"abc\"")
+            matches_etag(&headers, &HeaderValue::from_static("\"abc\""))
         };
         assert!(with("\"abc\""));
         assert!(with("\"x\", \"abc\""));
         assert!(with("W/\"abc\""));
         assert!(with("*"));
         assert!(!with("\"abcd\""));
-        assert!(!matches_etag(&HeaderMap::new(), "\"abc\""));
+        assert!(!matches_etag(&HeaderMap::new(), &HeaderValue::from_static("\"abc\"")));
     }
 
     #[test]
