@@ -624,7 +624,7 @@ async fn measure(store: &Store, fleet: &Fleet) {
 
     // Similar batches: for batches holding the 28 % code, and for others.
     let mut agree = (0, 0);
-    let mut shortfalls: Vec<f64> = Vec::new();
+    let mut shortfalls: Vec<(f64, String)> = Vec::new();
     let similar_top = 5;
     for with_common in [true, false] {
         let sample = fleet.sample(queries, with_common);
@@ -656,7 +656,7 @@ async fn measure(store: &Store, fleet: &Fleet) {
             // What a miss costs: how much lower the five found score than the exact five.
             let exact: f64 = old.iter().map(|o| o.1 / b.norm).sum();
             let found: f64 = new.iter().map(|s| s.score).sum();
-            shortfalls.push((exact - found) / similar_top as f64);
+            shortfalls.push(((exact - found) / similar_top as f64, b.id.clone()));
         }
         rows.push(t.row());
     }
@@ -775,13 +775,13 @@ async fn measure(store: &Store, fleet: &Fleet) {
         "\nsimilar batches: new = old (ids and order) in {} of {} lookups; fleet: new = old in {} of {} queries",
         agree.0, agree.1, equal.0, equal.1
     );
-    shortfalls.sort_by(f64::total_cmp);
-    let mean = shortfalls.iter().sum::<f64>() / shortfalls.len().max(1) as f64;
+    shortfalls.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mean = shortfalls.iter().map(|s| s.0).sum::<f64>() / shortfalls.len().max(1) as f64;
+    let (worst, worst_id) = shortfalls.last().cloned().unwrap_or_default();
     println!(
         "similar batches: the five found score on average {mean:.4} below the exact five (cosine, per batch; \
-         worst lookup {:.4}, median {:.4})",
-        shortfalls.last().copied().unwrap_or(0.0),
-        shortfalls.get(shortfalls.len() / 2).copied().unwrap_or(0.0),
+         median {:.4}, worst {worst:.4} for {worst_id})",
+        shortfalls.get(shortfalls.len() / 2).map_or(0.0, |s| s.0),
     );
     println!("\nplans (new):");
     let example = &fleet.sample(1, true)[0].id;

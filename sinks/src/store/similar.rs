@@ -58,17 +58,24 @@ pub(crate) const SHORTLIST: usize = 80;
 /// The postings every pass reads, in one statement: for each searched code `k` (binding
 /// `$(2k+2)` the code and `$(2k+3)` the query's component `q̂_c`), the head of its list,
 /// the postings at or below `q̂_c` heaviest first, and those above it lightest first, each
-/// cut at `$1` rows. Rows are `(k, range, batch_id, weight)`, range 0 head, 1 below,
-/// 2 above. One round trip instead of three per code: a pass costs the database's
-/// work, not the connection's latency. Built once per code count.
-pub(crate) fn postings_sql(codes: usize) -> &'static str {
-    static BY_COUNT: LazyLock<Vec<String>> =
-        LazyLock::new(|| (0..=MAX_CODES).map(build_postings_sql).collect());
+/// cut at `$1` rows. One round trip instead of three per code, and one row: a JSON array
+/// of `[k, range, batch_id, weight]` (range 0 head, 1 below, 2 above; the weight as text
+/// that reads back exactly), because sqlx's SQLite driver hands rows over one by one
+/// between threads, and a pass reads thousands. Built once per backend and code count.
+pub(crate) fn postings_sql(backend: Backend, codes: usize) -> &'static str {
+    static POSTGRES: LazyLock<Vec<String>> =
+        LazyLock::new(|| (0..=MAX_CODES).map(|n| build_postings_sql(Backend::Postgres, n)).collect());
+    static SQLITE: LazyLock<Vec<String>> =
+        LazyLock::new(|| (0..=MAX_CODES).map(|n| build_postings_sql(Backend::Sqlite, n)).collect());
     debug_assert!((1..=MAX_CODES).contains(&codes));
-    &BY_COUNT[codes.min(MAX_CODES)]
+    let by_count = match backend {
+        Backend::Postgres => &POSTGRES,
+        Backend::Sqlite => &SQLITE,
+    };
+    &by_count[codes.min(MAX_CODES)]
 }
 
-fn build_postings_sql(codes: usize) -> String {
+fn build_postings_sql(backend: Backend, codes: usize) -> String {
     let ranges = [
         "ORDER BY weight DESC, batch_id",
         "AND weight <= {u} ORDER BY weight DESC, batch_id",
@@ -80,25 +87,50 @@ fn build_postings_sql(codes: usize) -> String {
         for (range, order) in ranges.iter().enumerate() {
             let order = order.replace("{u}", &unit);
             parts.push(format!(
-                "SELECT CAST({k} AS INTEGER) AS k, CAST({range} AS INTEGER) AS r, batch_id, weight FROM \
+                "SELECT {k} AS k, {range} AS r, batch_id, weight FROM \
                  (SELECT batch_id, weight FROM completed_codes WHERE code = {code} {order} LIMIT $1) AS p{k}_{range}"
             ));
         }
     }
-    parts.join(" UNION ALL ")
+    let postings = parts.join(" UNION ALL ");
+    match backend {
+        // A double's text is its shortest exact form (extra_float_digits ≥ 1, the default).
+        Backend::Postgres => format!(
+            "SELECT CAST(COALESCE(json_agg(json_build_array(k, r, batch_id, CAST(weight AS TEXT))), '[]') AS TEXT) \
+             FROM ({postings}) AS postings"
+        ),
+        // 17 significant digits read back as the same double.
+        Backend::Sqlite => format!(
+            "SELECT json_group_array(json_array(k, r, batch_id, printf('%.17g', weight))) FROM ({postings}) AS postings"
+        ),
+    }
 }
 
-/// The candidates' counts (of every code, the dot product needs only the shared ones) and
-/// norms; `$1` is a JSON array of batch ids.
+/// The rows of [`postings_sql`]'s JSON array.
+pub(crate) fn decode_postings(json: &str) -> Result<Vec<(i32, i32, String, f64)>, StoreError> {
+    let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(format!("similar search postings: {e}"));
+    let rows: Vec<(i32, i32, String, String)> = serde_json::from_str(json).map_err(|e| corrupt(&e))?;
+    rows.into_iter()
+        .map(|(k, range, batch_id, weight)| {
+            Ok((k, range, batch_id, weight.parse().map_err(|e| corrupt(&e))?))
+        })
+        .collect()
+}
+
+/// The candidates' exact dot products with the query (integer counts: `$2` is a JSON
+/// object of the query's counts by code) and norms, one row per candidate sharing a code;
+/// `$1` is a JSON array of batch ids.
 pub(crate) fn candidates_sql(backend: Backend) -> &'static str {
     dialect(
         backend,
-        "SELECT c.batch_id, c.code, c.events, b.code_norm FROM batch_codes c \
+        "SELECT c.batch_id, CAST(SUM(c.events * q.count) AS BIGINT), b.code_norm FROM batch_codes c \
+         JOIN (SELECT key AS code, CAST(value AS BIGINT) AS count FROM json_each_text($2::json)) q ON q.code = c.code \
          JOIN batches b ON b.batch_id = c.batch_id \
-         WHERE c.batch_id IN (SELECT json_array_elements_text($1::json))",
-        "SELECT c.batch_id, c.code, c.events, b.code_norm FROM batch_codes c \
+         WHERE c.batch_id IN (SELECT json_array_elements_text($1::json)) GROUP BY c.batch_id, b.code_norm",
+        "SELECT c.batch_id, SUM(c.events * q.value), b.code_norm FROM batch_codes c \
+         JOIN json_each($2) q ON q.key = c.code \
          JOIN batches b ON b.batch_id = c.batch_id \
-         WHERE c.batch_id IN (SELECT value FROM json_each($1))",
+         WHERE c.batch_id IN (SELECT value FROM json_each($1)) GROUP BY c.batch_id, b.code_norm",
     )
 }
 
@@ -260,20 +292,14 @@ impl Scored {
     }
 }
 
-/// Exact scores of the candidates from their rows `(batch_id, code, events, code_norm)`,
-/// best first (ties by batch id in byte order), at most [`TOP`].
-pub(crate) fn rank(query: &Query<'_>, rows: Vec<(String, String, i64, f64)>) -> Vec<Scored> {
-    let mut by_batch: HashMap<String, Scored> = HashMap::new();
-    for (batch_id, code, events, norm) in rows {
-        if batch_id == query.id || norm <= 0.0 {
-            continue;
-        }
-        let Some(mine) = query.counts.get(code.as_str()) else { continue };
-        let entry =
-            by_batch.entry(batch_id).or_insert_with_key(|id| Scored { batch_id: id.clone(), dot: 0.0, norm });
-        entry.dot += (*mine as f64) * (events as f64);
-    }
-    let mut scored: Vec<Scored> = by_batch.into_values().filter(|s| s.dot > 0.0).collect();
+/// Exact scores of the candidates from their rows `(batch_id, dot, code_norm)` of
+/// [`candidates_sql`], best first (ties by batch id in byte order), at most [`TOP`].
+pub(crate) fn rank(query: &Query<'_>, rows: Vec<(String, i64, f64)>) -> Vec<Scored> {
+    let mut scored: Vec<Scored> = rows
+        .into_iter()
+        .filter(|(batch_id, dot, norm)| batch_id != query.id && *dot > 0 && *norm > 0.0)
+        .map(|(batch_id, dot, norm)| Scored { batch_id, dot: dot as f64, norm })
+        .collect();
     scored.sort_by(|a, b| b.key().total_cmp(&a.key()).then_with(|| a.batch_id.cmp(&b.batch_id)));
     scored.truncate(TOP);
     scored
@@ -347,9 +373,11 @@ pub(crate) fn is_exact(query: &Query<'_>, ranked: &[Scored], reads: &[ListRead],
 macro_rules! similar_search {
     ($backend:expr, $conn:ident, $id:expr, $codes:expr, $norm:expr) => {{
         use $crate::store::similar::{
-            DEPTHS, Query, candidates_sql, is_exact, postings_sql, rank, read_pass, shortlist,
+            DEPTHS, Query, candidates_sql, decode_postings, is_exact, postings_sql, rank, read_pass,
+            shortlist,
         };
         let query = Query::new($id, $codes, $norm);
+        let counts = $crate::store::to_json(&query.counts)?;
         // The batches closest on the query's two heaviest codes, scored in every round.
         let mut paired: Vec<String> = Vec::new();
         if let Some(pair) = query.pair() {
@@ -365,12 +393,12 @@ macro_rules! similar_search {
             if query.searched.is_empty() {
                 break;
             }
-            let mut postings = sqlx::query_as(postings_sql(query.searched.len())).bind(*depth);
+            let mut postings = sqlx::query_scalar(postings_sql($backend, query.searched.len())).bind(*depth);
             for (code, count) in &query.searched {
                 postings = postings.bind(*code).bind(query.unit(*count));
             }
-            let rows: Vec<(i32, i32, String, f64)> = postings.fetch_all(&mut *$conn).await?;
-            let (seen, reads) = read_pass(&query, *depth, rows);
+            let postings: String = postings.fetch_one(&mut *$conn).await?;
+            let (seen, reads) = read_pass(&query, *depth, decode_postings(&postings)?);
             if seen.is_empty() {
                 break;
             }
@@ -385,8 +413,11 @@ macro_rules! similar_search {
             candidates.sort_unstable();
             candidates.dedup();
             let ids = $crate::store::to_json(&candidates)?;
-            let rows: Vec<(String, String, i64, f64)> =
-                sqlx::query_as(candidates_sql($backend)).bind(ids).fetch_all(&mut *$conn).await?;
+            let rows: Vec<(String, i64, f64)> = sqlx::query_as(candidates_sql($backend))
+                .bind(ids)
+                .bind(&counts)
+                .fetch_all(&mut *$conn)
+                .await?;
             ranked = rank(&query, rows);
             if last || is_exact(&query, &ranked, &reads, shortlist.left_out) {
                 break;
@@ -437,14 +468,15 @@ impl Store {
             let Some(norm) = norm.filter(|n| *n > 0.0 && !codes.is_empty()) else { return Ok(Vec::new()) };
             let query = Query::new(batch_id, &codes, norm);
             let (code, count) = query.searched[0];
-            let mut lines = explain!(backend, pool, postings_sql(1),
+            let mut lines = explain!(backend, pool, postings_sql(backend, 1),
                 |q| q.bind(DEPTHS[0]).bind(code).bind(query.unit(count)));
             if let Some(pair) = query.pair() {
                 lines.push("--".to_owned());
                 lines.extend(explain!(backend, pool, PAIRS_SQL, |q| bind_pair!(q, pair)));
             }
             lines.push("--".to_owned());
-            lines.extend(explain!(backend, pool, candidates_sql(backend), |q| q.bind(&ids)));
+            let counts = super::to_json(&query.counts)?;
+            lines.extend(explain!(backend, pool, candidates_sql(backend), |q| q.bind(&ids).bind(&counts)));
             Ok(lines)
         })
     }
@@ -468,17 +500,17 @@ mod tests {
     fn rank_is_exact_cosine_with_ties_by_id() {
         let mine = codes(&[("A", 3), ("B", 4)]);
         let q = Query::new("me", &mine, 5.0);
+        // (id, dot with the query's counts, norm), as candidates_sql sums them.
         let rows = vec![
-            ("y".to_owned(), "A".to_owned(), 3, 5.0),
-            ("y".to_owned(), "B".to_owned(), 4, 5.0),
-            ("x".to_owned(), "A".to_owned(), 6, 10.0),
-            ("x".to_owned(), "B".to_owned(), 8, 10.0),
-            ("z".to_owned(), "C".to_owned(), 8, 8.0),
-            ("me".to_owned(), "A".to_owned(), 3, 5.0),
+            ("y".to_owned(), 3 * 3 + 4 * 4, 5.0),
+            ("x".to_owned(), 3 * 6 + 4 * 8, 10.0),
+            ("w".to_owned(), 3 * 6, 10.0),
+            ("z".to_owned(), 0, 8.0),
+            ("me".to_owned(), 25, 5.0),
         ];
         let ranked = rank(&q, rows);
         let ids: Vec<&str> = ranked.iter().map(|s| s.batch_id.as_str()).collect();
-        assert_eq!(ids, ["x", "y"]);
+        assert_eq!(ids, ["x", "y", "w"], "ties by id; nothing shared, nothing ranked; never itself");
         assert!((ranked[0].dot / (5.0 * ranked[0].norm) - 1.0).abs() < 1e-12);
     }
 
@@ -503,9 +535,15 @@ mod tests {
         assert_eq!((reads[0].head, reads[0].below, reads[0].above), (Some(0.8), Some(0.7), None));
         assert_eq!((reads[1].head, reads[1].below, reads[1].above), (None, None, None));
         // One statement binds the depth, then each code and its component.
-        let sql = postings_sql(2);
+        let sql = postings_sql(Backend::Sqlite, 2);
         assert_eq!(sql.matches("UNION ALL").count(), 5);
         assert!(sql.contains("code = $4 AND weight > $5 ORDER BY weight, batch_id DESC LIMIT $1"));
+        // The one row decodes to the rows, weights exactly.
+        let weight = 0.1f64 + 0.2;
+        let json = format!(r#"[[0, 2, "x", "{weight:?}"], [1, 0, "y", "1"]]"#);
+        let rows = decode_postings(&json).expect("decode");
+        assert_eq!(rows, [(0, 2, "x".to_owned(), weight), (1, 0, "y".to_owned(), 1.0)]);
+        assert!(decode_postings(r#"[[0, 2, "x", "heavy"]]"#).is_err());
     }
 
     #[test]
