@@ -58,10 +58,12 @@ pub(crate) const SHORTLIST: usize = 80;
 /// The postings every pass reads, in one statement: for each searched code `k` (binding
 /// `$(2k+2)` the code and `$(2k+3)` the query's component `q̂_c`), the head of its list,
 /// the postings at or below `q̂_c` heaviest first, and those above it lightest first, each
-/// cut at `$1` rows. One round trip instead of three per code, and one row: a JSON array
-/// of `[k, range, batch_id, weight]` (range 0 head, 1 below, 2 above; the weight as text
-/// that reads back exactly), because sqlx's SQLite driver hands rows over one by one
-/// between threads, and a pass reads thousands. Built once per backend and code count.
+/// cut at `$1` rows; rows `(k, range, batch_id, weight)`, range 0 head, 1 below, 2 above.
+/// One round trip instead of three per code. On SQLite, one row: a JSON array of those
+/// rows (the weight as text that reads back exactly), because sqlx's SQLite driver hands
+/// rows over one by one between threads and a pass reads thousands; on Postgres, rows,
+/// because building the JSON there costs more than sending them. Built once per backend
+/// and code count.
 pub(crate) fn postings_sql(backend: Backend, codes: usize) -> &'static str {
     static POSTGRES: LazyLock<Vec<String>> =
         LazyLock::new(|| (0..=MAX_CODES).map(|n| build_postings_sql(Backend::Postgres, n)).collect());
@@ -94,11 +96,7 @@ fn build_postings_sql(backend: Backend, codes: usize) -> String {
     }
     let postings = parts.join(" UNION ALL ");
     match backend {
-        // A double's text is its shortest exact form (extra_float_digits ≥ 1, the default).
-        Backend::Postgres => format!(
-            "SELECT CAST(COALESCE(json_agg(json_build_array(k, r, batch_id, CAST(weight AS TEXT))), '[]') AS TEXT) \
-             FROM ({postings}) AS postings"
-        ),
+        Backend::Postgres => postings,
         // 17 significant digits read back as the same double.
         Backend::Sqlite => format!(
             "SELECT json_group_array(json_array(k, r, batch_id, printf('%.17g', weight))) FROM ({postings}) AS postings"
@@ -117,20 +115,17 @@ pub(crate) fn decode_postings(json: &str) -> Result<Vec<(i32, i32, String, f64)>
         .collect()
 }
 
-/// The candidates' exact dot products with the query (integer counts: `$2` is a JSON
-/// object of the query's counts by code) and norms, one row per candidate sharing a code;
-/// `$1` is a JSON array of batch ids.
+/// The candidates' counts (of every code, the dot product needs only the shared ones) and
+/// norms; `$1` is a JSON array of batch ids.
 pub(crate) fn candidates_sql(backend: Backend) -> &'static str {
     dialect(
         backend,
-        "SELECT c.batch_id, CAST(SUM(c.events * q.count) AS BIGINT), b.code_norm FROM batch_codes c \
-         JOIN (SELECT key AS code, CAST(value AS BIGINT) AS count FROM json_each_text($2::json)) q ON q.code = c.code \
+        "SELECT c.batch_id, c.code, c.events, b.code_norm FROM batch_codes c \
          JOIN batches b ON b.batch_id = c.batch_id \
-         WHERE c.batch_id IN (SELECT json_array_elements_text($1::json)) GROUP BY c.batch_id, b.code_norm",
-        "SELECT c.batch_id, SUM(c.events * q.value), b.code_norm FROM batch_codes c \
-         JOIN json_each($2) q ON q.key = c.code \
+         WHERE c.batch_id IN (SELECT json_array_elements_text($1::json))",
+        "SELECT c.batch_id, c.code, c.events, b.code_norm FROM batch_codes c \
          JOIN batches b ON b.batch_id = c.batch_id \
-         WHERE c.batch_id IN (SELECT value FROM json_each($1)) GROUP BY c.batch_id, b.code_norm",
+         WHERE c.batch_id IN (SELECT value FROM json_each($1))",
     )
 }
 
@@ -292,14 +287,20 @@ impl Scored {
     }
 }
 
-/// Exact scores of the candidates from their rows `(batch_id, dot, code_norm)` of
-/// [`candidates_sql`], best first (ties by batch id in byte order), at most [`TOP`].
-pub(crate) fn rank(query: &Query<'_>, rows: Vec<(String, i64, f64)>) -> Vec<Scored> {
-    let mut scored: Vec<Scored> = rows
-        .into_iter()
-        .filter(|(batch_id, dot, norm)| batch_id != query.id && *dot > 0 && *norm > 0.0)
-        .map(|(batch_id, dot, norm)| Scored { batch_id, dot: dot as f64, norm })
-        .collect();
+/// Exact scores of the candidates from their rows `(batch_id, code, events, code_norm)`,
+/// best first (ties by batch id in byte order), at most [`TOP`].
+pub(crate) fn rank(query: &Query<'_>, rows: Vec<(String, String, i64, f64)>) -> Vec<Scored> {
+    let mut by_batch: HashMap<String, Scored> = HashMap::new();
+    for (batch_id, code, events, norm) in rows {
+        if batch_id == query.id || norm <= 0.0 {
+            continue;
+        }
+        let Some(mine) = query.counts.get(code.as_str()) else { continue };
+        let entry =
+            by_batch.entry(batch_id).or_insert_with_key(|id| Scored { batch_id: id.clone(), dot: 0.0, norm });
+        entry.dot += (*mine as f64) * (events as f64);
+    }
+    let mut scored: Vec<Scored> = by_batch.into_values().filter(|s| s.dot > 0.0).collect();
     scored.sort_by(|a, b| b.key().total_cmp(&a.key()).then_with(|| a.batch_id.cmp(&b.batch_id)));
     scored.truncate(TOP);
     scored
@@ -377,7 +378,6 @@ macro_rules! similar_search {
             shortlist,
         };
         let query = Query::new($id, $codes, $norm);
-        let counts = $crate::store::to_json(&query.counts)?;
         // The batches closest on the query's two heaviest codes, scored in every round.
         let mut paired: Vec<String> = Vec::new();
         if let Some(pair) = query.pair() {
@@ -393,12 +393,25 @@ macro_rules! similar_search {
             if query.searched.is_empty() {
                 break;
             }
-            let mut postings = sqlx::query_scalar(postings_sql($backend, query.searched.len())).bind(*depth);
-            for (code, count) in &query.searched {
-                postings = postings.bind(*code).bind(query.unit(*count));
-            }
-            let postings: String = postings.fetch_one(&mut *$conn).await?;
-            let (seen, reads) = read_pass(&query, *depth, decode_postings(&postings)?);
+            let sql = postings_sql($backend, query.searched.len());
+            let rows = match $backend {
+                $crate::store::Backend::Postgres => {
+                    let mut postings = sqlx::query_as(sql).bind(*depth);
+                    for (code, count) in &query.searched {
+                        postings = postings.bind(*code).bind(query.unit(*count));
+                    }
+                    postings.fetch_all(&mut *$conn).await?
+                }
+                $crate::store::Backend::Sqlite => {
+                    let mut postings = sqlx::query_scalar(sql).bind(*depth);
+                    for (code, count) in &query.searched {
+                        postings = postings.bind(*code).bind(query.unit(*count));
+                    }
+                    let json: String = postings.fetch_one(&mut *$conn).await?;
+                    decode_postings(&json)?
+                }
+            };
+            let (seen, reads) = read_pass(&query, *depth, rows);
             if seen.is_empty() {
                 break;
             }
@@ -413,11 +426,8 @@ macro_rules! similar_search {
             candidates.sort_unstable();
             candidates.dedup();
             let ids = $crate::store::to_json(&candidates)?;
-            let rows: Vec<(String, i64, f64)> = sqlx::query_as(candidates_sql($backend))
-                .bind(ids)
-                .bind(&counts)
-                .fetch_all(&mut *$conn)
-                .await?;
+            let rows: Vec<(String, String, i64, f64)> =
+                sqlx::query_as(candidates_sql($backend)).bind(ids).fetch_all(&mut *$conn).await?;
             ranked = rank(&query, rows);
             if last || is_exact(&query, &ranked, &reads, shortlist.left_out) {
                 break;
@@ -475,8 +485,7 @@ impl Store {
                 lines.extend(explain!(backend, pool, PAIRS_SQL, |q| bind_pair!(q, pair)));
             }
             lines.push("--".to_owned());
-            let counts = super::to_json(&query.counts)?;
-            lines.extend(explain!(backend, pool, candidates_sql(backend), |q| q.bind(&ids).bind(&counts)));
+            lines.extend(explain!(backend, pool, candidates_sql(backend), |q| q.bind(&ids)));
             Ok(lines)
         })
     }
@@ -500,17 +509,17 @@ mod tests {
     fn rank_is_exact_cosine_with_ties_by_id() {
         let mine = codes(&[("A", 3), ("B", 4)]);
         let q = Query::new("me", &mine, 5.0);
-        // (id, dot with the query's counts, norm), as candidates_sql sums them.
         let rows = vec![
-            ("y".to_owned(), 3 * 3 + 4 * 4, 5.0),
-            ("x".to_owned(), 3 * 6 + 4 * 8, 10.0),
-            ("w".to_owned(), 3 * 6, 10.0),
-            ("z".to_owned(), 0, 8.0),
-            ("me".to_owned(), 25, 5.0),
+            ("y".to_owned(), "A".to_owned(), 3, 5.0),
+            ("y".to_owned(), "B".to_owned(), 4, 5.0),
+            ("x".to_owned(), "A".to_owned(), 6, 10.0),
+            ("x".to_owned(), "B".to_owned(), 8, 10.0),
+            ("z".to_owned(), "C".to_owned(), 8, 8.0),
+            ("me".to_owned(), "A".to_owned(), 3, 5.0),
         ];
         let ranked = rank(&q, rows);
         let ids: Vec<&str> = ranked.iter().map(|s| s.batch_id.as_str()).collect();
-        assert_eq!(ids, ["x", "y", "w"], "ties by id; nothing shared, nothing ranked; never itself");
+        assert_eq!(ids, ["x", "y"]);
         assert!((ranked[0].dot / (5.0 * ranked[0].norm) - 1.0).abs() < 1e-12);
     }
 
