@@ -196,6 +196,24 @@ impl Store {
         Ok(())
     }
 
+    /// Applies the migrations up to `version` only, for tests of a later migration's
+    /// backfill over rows stored before it. (It builds sqlx's `Migrator` from its fields,
+    /// which sqlx marks semver-exempt: pinned by the workspace's sqlx version.)
+    #[doc(hidden)]
+    pub async fn migrate_to(&self, version: i64) -> Result<(), StoreError> {
+        let prefix = |all: &Migrator| Migrator {
+            migrations: std::borrow::Cow::Owned(
+                all.iter().filter(|m| m.version <= version).cloned().collect(),
+            ),
+            ..Migrator::DEFAULT
+        };
+        match self {
+            Store::Postgres(pool) => prefix(&POSTGRES_MIGRATIONS).run(pool).await?,
+            Store::Sqlite(pool) => prefix(&SQLITE_MIGRATIONS).run(pool).await?,
+        }
+        Ok(())
+    }
+
     /// Versions of the migrations applied so far, ascending.
     pub async fn applied_migrations(&self) -> Result<Vec<i64>, StoreError> {
         let sql = "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";

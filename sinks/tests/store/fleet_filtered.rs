@@ -152,7 +152,7 @@ async fn assert_all_queries_agree(db: &TestDb) {
 
 /// Every row of the tables kept beside the postings (the firmware rollups and the
 /// similar search's pair index), in key order, as text.
-async fn rollup_rows(store: &Store) -> Vec<String> {
+pub(crate) async fn rollup_rows(store: &Store) -> Vec<String> {
     let sql = "SELECT firmware || ' ' || day || ' - ' || batches || ' ' || records || ' ' || error_events \
                FROM firmware_days \
                UNION ALL SELECT firmware || ' ' || day || ' ' || code || ' ' || batches || ' ' || events \

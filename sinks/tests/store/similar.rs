@@ -86,6 +86,15 @@ fn norm(codes: &[(String, i64)]) -> f64 {
 /// Bulk-loads completed batches (multi-row inserts, status steps as whole-table updates,
 /// then `completed_codes` with the statement of migration 0005, and the pair index).
 async fn bulk_load(db: &TestDb, batches: &[Synth]) {
+    bulk_load_rows(db, batches).await;
+    db.store.rebuild_similar_pairs().await.expect("pair index");
+    if let Store::Postgres(_) = db.store {
+        db.exec("ANALYZE").await.expect("analyze");
+    }
+}
+
+/// The rows of [`bulk_load`] that the schema of migration 0005 already has.
+pub(crate) async fn bulk_load_rows(db: &TestDb, batches: &[Synth]) {
     for chunk in batches.chunks(500) {
         let rows: Vec<String> = chunk
             .iter()
@@ -130,10 +139,6 @@ async fn bulk_load(db: &TestDb, batches: &[Synth]) {
     )
     .await
     .expect("completed_codes");
-    db.store.rebuild_similar_pairs().await.expect("pair index");
-    if let Store::Postgres(_) = db.store {
-        db.exec("ANALYZE").await.expect("analyze");
-    }
 }
 
 /// The exact top 5 of `query` among the other batches, by brute force over an inverted
