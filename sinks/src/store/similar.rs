@@ -37,7 +37,8 @@
 //! sinks/tests/store/similar.rs measures the recall against the exact search on a
 //! 10,000-batch fleet, benches/store_scale.rs at 1,000,000).
 //!
-//! The cost is bounded by the query's codes × the depth, whatever the fleet's size.
+//! The cost is bounded by the query's codes × the depth, plus [`SHORTLIST`] × 2 and the
+//! pair read's candidates scored, whatever the fleet's size.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
