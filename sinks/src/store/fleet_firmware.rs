@@ -153,16 +153,20 @@ fn all_time_sql(byte_order: &str) -> String {
     )
 }
 
+/// The placeholders of `codes` codes, from `$2` on.
+fn code_placeholders(codes: usize) -> String {
+    (0..codes).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ")
+}
+
 /// Distinct VINs of each of `codes` in the firmware `$1` and the window: codes from `$2`,
 /// the window's bounds after them. Postgres counts DISTINCT pairs (one hash of the
 /// pairs; its COUNT(DISTINCT) sorts each code's rows, spilling to disk at 1 M batches),
 /// SQLite uses COUNT(DISTINCT) over its index order (twice as fast there as the pairs).
 fn vins_sql(backend: Backend, codes: usize) -> String {
-    let placeholders: Vec<String> = (0..codes).map(|i| format!("${}", i + 2)).collect();
     let filter = format!(
         "FROM completed_codes WHERE firmware = $1 AND code IN ({}) AND vin IS NOT NULL \
          AND last_ts_ns >= ${} AND last_ts_ns < ${}",
-        placeholders.join(", "),
+        code_placeholders(codes),
         codes + 2,
         codes + 3
     );
@@ -174,17 +178,18 @@ fn vins_sql(backend: Backend, codes: usize) -> String {
     }
 }
 
-/// Distinct VINs of each of `codes` in the firmware `$1` seen since `$(codes + 2)`: codes
-/// from `$2`. Exact for a window that ends after the firmware's latest batch, where a VIN
-/// has a batch in the window exactly when its latest one (`firmware_code_vins`, migration
-/// 0011) is not older than the window's start; one index range per code, no distinct.
+/// [`vins_sql`] (same parameters) for a window that ends after the firmware's latest
+/// batch: there a VIN has a batch in the window exactly when its latest one
+/// (`firmware_code_vins`, migration 0011) is not older than the window's start. One index
+/// range per code, no distinct; the window's end holds for every row and only keeps the
+/// parameters alike.
 fn vins_seen_since_sql(codes: usize) -> String {
-    let placeholders: Vec<String> = (0..codes).map(|i| format!("${}", i + 2)).collect();
     format!(
         "SELECT code, COUNT(*) FROM firmware_code_vins WHERE firmware = $1 AND code IN ({}) \
-         AND last_ts_ns >= ${} GROUP BY code",
-        placeholders.join(", "),
-        codes + 2
+         AND last_ts_ns >= ${} AND last_ts_ns < ${} GROUP BY code",
+        code_placeholders(codes),
+        codes + 2,
+        codes + 3
     )
 }
 
@@ -208,8 +213,8 @@ macro_rules! bind_split {
     }};
 }
 
-/// Binds the parameters of [`vins_sql`] to the query `$q`: the firmware, the codes (an
-/// iterator of `&str`), then the window's bounds.
+/// Binds the parameters of [`vins_sql`] and [`vins_seen_since_sql`] to the query `$q`: the
+/// firmware, the codes (an iterator of `&str`), then the window's bounds.
 macro_rules! bind_vins {
     ($q:expr, $firmware:expr, $codes:expr, $window:expr) => {{
         let (from, to): (i64, i64) = $window;
@@ -274,24 +279,26 @@ impl Store {
             return Ok(HashMap::new());
         }
         let codes = top.iter().map(|(code, _, _)| code.as_str());
-        let open_ended = self.firmware_latest(firmware).await?.is_none_or(|latest| latest < window.1);
-        let rows: Vec<(String, i64)> = if open_ended {
-            let sql = vins_seen_since_sql(top.len());
-            with_pool!(self, pool => {
-                bind_split!(sqlx::query_as(&sql).persistent(false), firmware, codes.clone())
-                    .bind(window.0)
-                    .fetch_all(pool)
-                    .await?
-            })
-        } else {
-            let sql = vins_sql(self.backend(), top.len());
-            with_pool!(self, pool => {
-                bind_vins!(sqlx::query_as(&sql).persistent(false), firmware, codes.clone(), window)
-                    .fetch_all(pool)
-                    .await?
-            })
-        };
+        let sql = self.vins_count_sql(firmware, top.len(), window).await?;
+        let rows: Vec<(String, i64)> = with_pool!(self, pool => {
+            bind_vins!(sqlx::query_as(&sql).persistent(false), firmware, codes.clone(), window)
+                .fetch_all(pool)
+                .await?
+        });
         Ok(rows.into_iter().collect())
+    }
+
+    /// The statement that counts distinct VINs of `codes` codes over the window:
+    /// [`vins_seen_since_sql`] when the window ends after the firmware's latest batch,
+    /// [`vins_sql`] otherwise.
+    async fn vins_count_sql(
+        &self,
+        firmware: &str,
+        codes: usize,
+        window: (i64, i64),
+    ) -> Result<String, StoreError> {
+        let open_ended = self.firmware_latest(firmware).await?.is_none_or(|latest| latest < window.1);
+        Ok(if open_ended { vins_seen_since_sql(codes) } else { vins_sql(self.backend(), codes) })
     }
 
     /// The latest record time among the firmware's completed batches (`None` without one).
@@ -330,22 +337,15 @@ impl Store {
         let top = self.fleet_by_firmware(firmware, window, k).await?.top_errors;
         let codes: Vec<&str> =
             if top.is_empty() { vec![""] } else { top.iter().map(|e| e.code.as_str()).collect() };
-        let open_ended = self.firmware_latest(firmware).await?.is_none_or(|latest| latest < window_ns.1);
+        let vins = self.vins_count_sql(firmware, codes.len(), window_ns).await?;
         let mut lines = with_pool!(self, pool => explain!(backend, pool, &totals_sql,
             |q| bind_split!(q, firmware, bounds.iter().copied())));
         lines.push("--".to_owned());
         lines.extend(with_pool!(self, pool => explain!(backend, pool, &top_sql,
             |q| bind_split!(q, firmware, bounds.iter().copied()).bind(limit))));
         lines.push("--".to_owned());
-        lines.extend(if open_ended {
-            let vins = vins_seen_since_sql(codes.len());
-            with_pool!(self, pool => explain!(backend, pool, &vins,
-                |q| bind_split!(q, firmware, codes.iter().copied()).bind(window_ns.0)))
-        } else {
-            let vins = vins_sql(backend, codes.len());
-            with_pool!(self, pool => explain!(backend, pool, &vins,
-                |q| bind_vins!(q, firmware, codes.iter().copied(), window_ns)))
-        });
+        lines.extend(with_pool!(self, pool => explain!(backend, pool, &vins,
+            |q| bind_vins!(q, firmware, codes.iter().copied(), window_ns))));
         Ok(lines)
     }
 }
@@ -358,7 +358,7 @@ fn window_bounds(window: Option<TimeWindow>) -> Result<Option<(i64, i64)>, Store
 impl Store {
     /// Recomputes the rollups from the rows they sum, in one transaction: for bulk
     /// loads that bypass the triggers (the store_scale benchmark's `COPY`).
-    pub async fn rebuild_firmware_rollups(&self) -> Result<(), StoreError> {
+    pub(crate) async fn rebuild_firmware_rollups(&self) -> Result<(), StoreError> {
         const DAY: &str = "COALESCE(last_ts_ns / 86400000000000, -1)";
         let statements = [
             "DELETE FROM firmware_days".to_owned(),

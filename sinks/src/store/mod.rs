@@ -214,6 +214,14 @@ impl Store {
         Ok(())
     }
 
+    /// Recomputes every table the write path and the triggers keep beside the rows they
+    /// derive from (the firmware rollups, the similar search's pair index): for bulk loads
+    /// that write `completed_codes` directly (the store_scale benchmark's `COPY`).
+    pub async fn rebuild_derived_tables(&self) -> Result<(), StoreError> {
+        self.rebuild_firmware_rollups().await?;
+        self.rebuild_similar_pairs().await
+    }
+
     /// Versions of the migrations applied so far, ascending.
     pub async fn applied_migrations(&self) -> Result<Vec<i64>, StoreError> {
         let sql = "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";

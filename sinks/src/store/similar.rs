@@ -56,6 +56,11 @@ pub(crate) const MAX_CODES: usize = 16;
 pub(crate) const DEPTHS: [i64; 2] = [48, 256];
 /// How many candidates each of the two orders of [`shortlist`] sends to exact scoring.
 pub(crate) const SHORTLIST: usize = 80;
+
+/// A stored batch's code counts, and its norm: the query of [`Store::similar_batches`].
+const QUERY_CODES_SQL: &str = "SELECT code, events FROM batch_codes WHERE batch_id = $1";
+const QUERY_NORM_SQL: &str = "SELECT code_norm FROM batches WHERE batch_id = $1";
+
 /// The postings every pass reads, in one statement: for each searched code `k` (binding
 /// `$(2k+2)` the code and `$(2k+3)` the query's component `q̂_c`), the head of its list,
 /// the postings at or below `q̂_c` heaviest first, and those above it lightest first, each
@@ -104,6 +109,19 @@ fn build_postings_sql(backend: Backend, codes: usize) -> String {
         ),
     }
 }
+
+/// Binds [`postings_sql`]'s parameters for a pass `$depth` deep to the statement
+/// `$statement`: the depth, then each searched code of `$query` and its component.
+macro_rules! bind_postings {
+    ($statement:expr, $depth:expr, $query:expr) => {{
+        let mut statement = $statement.bind($depth);
+        for (code, count) in &$query.searched {
+            statement = statement.bind(*code).bind($query.unit(*count));
+        }
+        statement
+    }};
+}
+pub(crate) use bind_postings;
 
 /// The rows of [`postings_sql`]'s JSON array.
 pub(crate) fn decode_postings(json: &str) -> Result<Vec<(i32, i32, String, f64)>, StoreError> {
@@ -390,25 +408,21 @@ macro_rules! similar_search {
             .await?;
         }
         let mut ranked: Vec<$crate::store::similar::Scored> = Vec::new();
-        for (round, depth) in DEPTHS.iter().enumerate() {
-            if query.searched.is_empty() {
-                break;
-            }
+        // No pass for a batch without codes (its writers never search one).
+        let depths: &[i64] = if query.searched.is_empty() { &[] } else { &DEPTHS };
+        for (round, depth) in depths.iter().enumerate() {
             let sql = postings_sql($backend, query.searched.len());
             let rows = match $backend {
                 $crate::store::Backend::Postgres => {
-                    let mut postings = sqlx::query_as(sql).bind(*depth);
-                    for (code, count) in &query.searched {
-                        postings = postings.bind(*code).bind(query.unit(*count));
-                    }
-                    postings.fetch_all(&mut *$conn).await?
+                    $crate::store::similar::bind_postings!(sqlx::query_as(sql), *depth, query)
+                        .fetch_all(&mut *$conn)
+                        .await?
                 }
                 $crate::store::Backend::Sqlite => {
-                    let mut postings = sqlx::query_scalar(sql).bind(*depth);
-                    for (code, count) in &query.searched {
-                        postings = postings.bind(*code).bind(query.unit(*count));
-                    }
-                    let json: String = postings.fetch_one(&mut *$conn).await?;
+                    let json: String =
+                        $crate::store::similar::bind_postings!(sqlx::query_scalar(sql), *depth, query)
+                            .fetch_one(&mut *$conn)
+                            .await?;
                     decode_postings(&json)?
                 }
             };
@@ -416,7 +430,7 @@ macro_rules! similar_search {
             if seen.is_empty() {
                 break;
             }
-            let last = round + 1 == DEPTHS.len();
+            let last = round + 1 == depths.len();
             let shortlist = shortlist(&query, seen, &reads);
             if !last && !shortlist.may_prove_exact {
                 continue;
@@ -451,12 +465,12 @@ impl Store {
     /// if the batch were written today. Empty for a batch without codes or unknown.
     pub async fn similar_batches(&self, batch_id: &str) -> Result<Vec<SimilarBatch>, StoreError> {
         let backend = self.backend();
-        let codes_sql = "SELECT code, events FROM batch_codes WHERE batch_id = $1";
-        let norm_sql = "SELECT code_norm FROM batches WHERE batch_id = $1";
         with_pool!(self, pool => {
             let mut conn = pool.acquire().await?;
-            let codes: Vec<(String, i64)> = sqlx::query_as(codes_sql).bind(batch_id).fetch_all(&mut *conn).await?;
-            let norm: Option<f64> = sqlx::query_scalar(norm_sql).bind(batch_id).fetch_optional(&mut *conn).await?;
+            let codes: Vec<(String, i64)> =
+                sqlx::query_as(QUERY_CODES_SQL).bind(batch_id).fetch_all(&mut *conn).await?;
+            let norm: Option<f64> =
+                sqlx::query_scalar(QUERY_NORM_SQL).bind(batch_id).fetch_optional(&mut *conn).await?;
             let Some(norm) = norm.filter(|n| *n > 0.0) else { return Ok(Vec::new()) };
             if codes.is_empty() {
                 return Ok(Vec::new());
@@ -470,12 +484,10 @@ impl Store {
     /// read (of the batch itself, as a stand-in candidate list); one line per plan node.
     pub async fn explain_similar_batches(&self, batch_id: &str) -> Result<Vec<String>, StoreError> {
         let backend = self.backend();
-        let codes_sql = "SELECT code, events FROM batch_codes WHERE batch_id = $1";
-        let norm_sql = "SELECT code_norm FROM batches WHERE batch_id = $1";
         let ids = super::to_json(&[batch_id])?;
         with_pool!(self, pool => {
-            let codes: Vec<(String, i64)> = sqlx::query_as(codes_sql).bind(batch_id).fetch_all(pool).await?;
-            let norm: Option<f64> = sqlx::query_scalar(norm_sql).bind(batch_id).fetch_optional(pool).await?;
+            let codes: Vec<(String, i64)> = sqlx::query_as(QUERY_CODES_SQL).bind(batch_id).fetch_all(pool).await?;
+            let norm: Option<f64> = sqlx::query_scalar(QUERY_NORM_SQL).bind(batch_id).fetch_optional(pool).await?;
             let Some(norm) = norm.filter(|n| *n > 0.0 && !codes.is_empty()) else { return Ok(Vec::new()) };
             let query = Query::new(batch_id, &codes, norm);
             let (code, count) = query.searched[0];

@@ -62,7 +62,7 @@ pub(crate) static PAIR_OF_BATCH_SQL: LazyLock<String> =
 impl Store {
     /// Recomputes the pair index from the postings, in one transaction: for bulk loads
     /// that write `completed_codes` directly (the store_scale benchmark's `COPY`).
-    pub async fn rebuild_similar_pairs(&self) -> Result<(), StoreError> {
+    pub(crate) async fn rebuild_similar_pairs(&self) -> Result<(), StoreError> {
         let insert = pair_insert_sql("");
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;

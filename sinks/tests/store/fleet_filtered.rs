@@ -175,8 +175,7 @@ pub(crate) async fn rollup_rows(store: &Store) -> Vec<String> {
 async fn assert_rollups_rebuild_alike(store: &Store) {
     let kept = rollup_rows(store).await;
     assert!(kept.iter().any(|row| row.starts_with("pair ")), "the writes keep a pair index");
-    store.rebuild_firmware_rollups().await.expect("rebuild");
-    store.rebuild_similar_pairs().await.expect("rebuild pairs");
+    store.rebuild_derived_tables().await.expect("rebuild");
     assert_eq!(rollup_rows(store).await, kept);
 }
 

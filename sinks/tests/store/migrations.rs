@@ -63,8 +63,7 @@ async fn backfills_equal_the_rebuilds(db: &TestDb) {
     assert!(backfilled.iter().any(|row| row.starts_with("pair ")), "0010 fills the pair index");
     let seen = backfilled.iter().filter(|row| row.contains(" vin ") && !row.ends_with(" -")).count();
     assert!(seen > 100, "0011 fills the latest record times ({seen} rows)");
-    db.store.rebuild_similar_pairs().await.expect("rebuild pairs");
-    db.store.rebuild_firmware_rollups().await.expect("rebuild rollups");
+    db.store.rebuild_derived_tables().await.expect("rebuild");
     assert_eq!(rollup_rows(&db.store).await, backfilled);
 }
 
