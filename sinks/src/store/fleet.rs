@@ -147,10 +147,11 @@ impl Store {
     /// descending, then code in byte order.
     ///
     /// With a VIN, both statements read only that vehicle's index range (in the window, if
-    /// any), not the fleet's history; with a firmware alone, the firmware's day rollups
-    /// (fleet_firmware.rs), since a firmware's history is a share of the fleet's. Without either, this
-    /// aggregates every completed batch in the window: the API serves the unfiltered
-    /// fleet from the rows the dataflow maintains (`get_fleet_report_json`) instead.
+    /// any), not the fleet's history; with a firmware alone, the firmware's rollups
+    /// (fleet_firmware.rs), since a firmware's history is a share of the fleet's. Without
+    /// either, this aggregates every completed batch in the window: the API serves the
+    /// unfiltered fleet from the rows the dataflow maintains (`get_fleet_report_json`)
+    /// instead.
     pub async fn fleet_top_errors(&self, query: &FleetQuery) -> Result<FleetReport, StoreError> {
         if let (None, Some(firmware)) = (&query.vin, &query.firmware) {
             return self.fleet_by_firmware(firmware, query.window, query.k).await;
