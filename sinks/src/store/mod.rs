@@ -17,6 +17,7 @@ mod read;
 mod seed;
 pub(crate) mod similar;
 pub(crate) mod similar_pairs;
+pub(crate) mod similar_vectors;
 mod status;
 mod unfinished;
 mod uploads;
@@ -215,11 +216,13 @@ impl Store {
     }
 
     /// Recomputes every table the write path and the triggers keep beside the rows they
-    /// derive from (the firmware rollups, the similar search's pair index): for bulk loads
-    /// that write `completed_codes` directly (the store_scale benchmark's `COPY`).
+    /// derive from (the firmware rollups, the similar search's pair index and vectors):
+    /// for bulk loads that write `completed_codes` directly (the store_scale benchmark's
+    /// `COPY`).
     pub async fn rebuild_derived_tables(&self) -> Result<(), StoreError> {
         self.rebuild_firmware_rollups().await?;
-        self.rebuild_similar_pairs().await
+        self.rebuild_similar_pairs().await?;
+        self.rebuild_similar_vectors().await
     }
 
     /// Versions of the migrations applied so far, ascending.

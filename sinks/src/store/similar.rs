@@ -15,7 +15,7 @@
 //!   `q̂_c` in the list.
 //!
 //! So for each of the query's codes (at most [`MAX_CODES`], the heaviest) the search reads
-//! three index ranges of [`DEPTHS`] postings each, all in one statement: the head, and the
+//! three index ranges of [`DEPTH`] postings each, all in one statement: the head, and the
 //! band below and above `q̂_c`. A batch scores at most the smaller of `Σ q̂_c · ô_c` and
 //! `1 − ½ Σ (q̂_c − ô_c)²` where, on a list it was not read on, `ô_c` is taken as `m_c`
 //! (the largest weight not read, 1 for a code not searched) in the first and as `q̂_c` ±
@@ -29,13 +29,14 @@
 //! [`PAIR_RADIUS`](super::similar_pairs::PAIR_RADIUS) of it on both codes, closest first
 //! (similar_pairs.rs).
 //!
-//! Scored exactly from `batch_codes` (one primary-key read) are those, the candidates
-//! with the highest such bound, and those with the highest score on what was read of
-//! them. Then the search checks whether a batch never read could beat the
-//! fifth (the same bound with nothing read of it). When it could, the lists are read
-//! deeper, once; beyond that the answer is the best of the candidates (approximate;
-//! sinks/tests/store/similar.rs measures the recall against the exact search on a
-//! 10,000-batch fleet, benches/store_scale.rs at 1,000,000).
+//! Scored exactly, each from its one row of `completed_vectors` (similar_vectors.rs), are
+//! those, the candidates with the highest such bound, and those with the highest score on
+//! what was read of them; the answer is the best five of them. It is approximate: a batch
+//! none of the reads reached is not found (sinks/tests/store/similar.rs measures the
+//! recall against the exact search on a 10,000-batch fleet, benches/store_scale.rs at
+//! 1,000,000). One pass: on a fleet of a million batches a shallow first pass could
+//! almost never prove its answer exact, and a second, deeper one cost more than reading
+//! deep at once.
 //!
 //! The cost is bounded by the query's codes × the depth, plus [`SHORTLIST`] × 2 and the
 //! pair read's candidates scored, whatever the fleet's size.
@@ -44,7 +45,8 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::similar_pairs::{PAIRS_SQL, bind_pair};
-use super::{Backend, Store, dialect, explain, with_pool};
+use super::similar_vectors::scoring_sql;
+use super::{Backend, Store, explain, with_pool};
 use crate::diagnosis::SimilarBatch;
 use crate::error::StoreError;
 
@@ -52,8 +54,8 @@ use crate::error::StoreError;
 pub(crate) const TOP: usize = 5;
 /// The query codes searched: the heaviest ones.
 pub(crate) const MAX_CODES: usize = 16;
-/// How many postings are read on each side of `q̂_c`: first pass, and the one deeper pass.
-pub(crate) const DEPTHS: [i64; 2] = [48, 256];
+/// How many postings are read of each range: the head, below `q̂_c` and above it.
+pub(crate) const DEPTH: i64 = 256;
 /// How many candidates each of the two orders of [`shortlist`] sends to exact scoring.
 pub(crate) const SHORTLIST: usize = 80;
 
@@ -61,15 +63,15 @@ pub(crate) const SHORTLIST: usize = 80;
 const QUERY_CODES_SQL: &str = "SELECT code, events FROM batch_codes WHERE batch_id = $1";
 const QUERY_NORM_SQL: &str = "SELECT code_norm FROM batches WHERE batch_id = $1";
 
-/// The postings every pass reads, in one statement: for each searched code `k` (binding
+/// The postings the search reads, in one statement: for each searched code `k` (binding
 /// `$(2k+2)` the code and `$(2k+3)` the query's component `q̂_c`), the head of its list,
 /// the postings at or below `q̂_c` heaviest first, and those above it lightest first, each
-/// cut at `$1` rows; rows `(k, range, batch_id, weight)`, range 0 head, 1 below, 2 above.
-/// One round trip instead of three per code. On SQLite, one row: a JSON array of those
-/// rows (the weight as text that reads back exactly), because sqlx's SQLite driver hands
-/// rows over one by one between threads and a pass reads thousands; on Postgres, rows,
-/// because building the JSON there costs more than sending them. Built once per backend
-/// and code count.
+/// cut at `$1` rows. One round trip instead of three per code, and few rows: a range's
+/// postings come as one row `(k, range, batch_ids, weights)` on Postgres (range 0 head,
+/// 1 below, 2 above; arrays in no particular order), and all of them as one row on
+/// SQLite, a JSON array of `[k, range, batch_id, weight]` (the weight as text that reads
+/// back exactly), because sqlx hands rows over one by one and the search reads
+/// thousands. Built once per backend and code count.
 pub(crate) fn postings_sql(backend: Backend, codes: usize) -> &'static str {
     static POSTGRES: LazyLock<Vec<String>> =
         LazyLock::new(|| (0..=MAX_CODES).map(|n| build_postings_sql(Backend::Postgres, n)).collect());
@@ -89,13 +91,19 @@ fn build_postings_sql(backend: Backend, codes: usize) -> String {
         "AND weight <= {u} ORDER BY weight DESC, batch_id",
         "AND weight > {u} ORDER BY weight, batch_id DESC",
     ];
+    let columns = match backend {
+        Backend::Postgres => {
+            "COALESCE(array_agg(batch_id), '{}') AS ids, COALESCE(array_agg(weight), '{}') AS weights"
+        }
+        Backend::Sqlite => "batch_id, weight",
+    };
     let mut parts = Vec::with_capacity(codes * ranges.len());
     for k in 0..codes {
         let (code, unit) = (format!("${}", 2 * k + 2), format!("${}", 2 * k + 3));
         for (range, order) in ranges.iter().enumerate() {
             let order = order.replace("{u}", &unit);
             parts.push(format!(
-                "SELECT {k} AS k, {range} AS r, batch_id, weight FROM \
+                "SELECT {k} AS k, {range} AS r, {columns} FROM \
                  (SELECT batch_id, weight FROM completed_codes WHERE code = {code} {order} LIMIT $1) AS p{k}_{range}"
             ));
         }
@@ -110,18 +118,48 @@ fn build_postings_sql(backend: Backend, codes: usize) -> String {
     }
 }
 
-/// Binds [`postings_sql`]'s parameters for a pass `$depth` deep to the statement
-/// `$statement`: the depth, then each searched code of `$query` and its component.
+/// Binds [`postings_sql`]'s parameters to the statement `$statement`: the depth, then
+/// each searched code of `$query` and its component.
 macro_rules! bind_postings {
-    ($statement:expr, $depth:expr, $query:expr) => {{
-        let mut statement = $statement.bind($depth);
+    ($statement:expr, $query:expr) => {{
+        let mut statement = $statement.bind(DEPTH);
         for (code, count) in &$query.searched {
             statement = statement.bind(*code).bind($query.unit(*count));
         }
         statement
     }};
 }
-pub(crate) use bind_postings;
+
+/// The search's postings read on a connection, in the form its backend hands over best:
+/// rows `(k, range, batch_id, weight)`, one per posting.
+pub(crate) trait ReadPostings {
+    fn read_postings(
+        &mut self,
+        query: &Query<'_>,
+    ) -> impl Future<Output = Result<Vec<(i32, i32, String, f64)>, StoreError>> + Send;
+}
+
+impl ReadPostings for sqlx::PgConnection {
+    async fn read_postings(&mut self, query: &Query<'_>) -> Result<Vec<(i32, i32, String, f64)>, StoreError> {
+        let sql = postings_sql(Backend::Postgres, query.searched.len());
+        let ranges: Vec<(i32, i32, Vec<String>, Vec<f64>)> =
+            bind_postings!(sqlx::query_as(sql), query).fetch_all(self).await?;
+        let mut rows = Vec::with_capacity(ranges.iter().map(|r| r.2.len()).sum());
+        for (k, range, ids, weights) in ranges {
+            debug_assert_eq!(ids.len(), weights.len());
+            rows.extend(ids.into_iter().zip(weights).map(|(id, weight)| (k, range, id, weight)));
+        }
+        Ok(rows)
+    }
+}
+
+impl ReadPostings for sqlx::SqliteConnection {
+    async fn read_postings(&mut self, query: &Query<'_>) -> Result<Vec<(i32, i32, String, f64)>, StoreError> {
+        let sql = postings_sql(Backend::Sqlite, query.searched.len());
+        let json: String = bind_postings!(sqlx::query_scalar(sql), query).fetch_one(self).await?;
+        decode_postings(&json)
+    }
+}
 
 /// The rows of [`postings_sql`]'s JSON array.
 pub(crate) fn decode_postings(json: &str) -> Result<Vec<(i32, i32, String, f64)>, StoreError> {
@@ -132,20 +170,6 @@ pub(crate) fn decode_postings(json: &str) -> Result<Vec<(i32, i32, String, f64)>
             Ok((k, range, batch_id, weight.parse().map_err(|e| corrupt(&e))?))
         })
         .collect()
-}
-
-/// The candidates' counts (of every code, the dot product needs only the shared ones) and
-/// norms; `$1` is a JSON array of batch ids.
-pub(crate) fn candidates_sql(backend: Backend) -> &'static str {
-    dialect(
-        backend,
-        "SELECT c.batch_id, c.code, c.events, b.code_norm FROM batch_codes c \
-         JOIN batches b ON b.batch_id = c.batch_id \
-         WHERE c.batch_id IN (SELECT json_array_elements_text($1::json))",
-        "SELECT c.batch_id, c.code, c.events, b.code_norm FROM batch_codes c \
-         JOIN batches b ON b.batch_id = c.batch_id \
-         WHERE c.batch_id IN (SELECT value FROM json_each($1))",
-    )
 }
 
 /// The query batch as the search sees it.
@@ -185,12 +209,6 @@ impl<'a> Query<'a> {
         count as f64 / self.norm
     }
 
-    /// The largest cosine a batch outside the candidates can have, given what was read
-    /// of each searched code's list.
-    pub fn bound(&self, reads: &[ListRead]) -> f64 {
-        self.bound_of(&vec![None; reads.len()], reads)
-    }
-
     /// The largest cosine a batch can have whose weights on the searched codes are `seen`
     /// where its postings were read (`None` where they were not), given what was read.
     /// On a list where it was not read, its weight is 0 or a weight not read: at most
@@ -213,7 +231,7 @@ impl<'a> Query<'a> {
     }
 }
 
-/// What one pass read of a code's list: the last weight of each range, `None` for a
+/// What the search read of a code's list: the last weight of each range, `None` for a
 /// range read to its end.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct ListRead {
@@ -252,10 +270,10 @@ impl ListRead {
     }
 }
 
-/// Each candidate's weights on the searched codes where a pass read its postings
-/// (`None` where it did not), and what the pass read of each list, from the rows of
+/// Each candidate's weights on the searched codes where the search read its postings
+/// (`None` where it did not), and what it read of each list, from the rows of
 /// [`postings_sql`] cut at `depth`. The query batch itself is no candidate.
-pub(crate) fn read_pass(
+pub(crate) fn read_postings(
     query: &Query<'_>,
     depth: i64,
     rows: Vec<(i32, i32, String, f64)>,
@@ -301,28 +319,9 @@ pub(crate) struct Scored {
 
 impl Scored {
     /// The ranking key's value: the cosine up to the query's own norm.
-    fn key(&self) -> f64 {
+    pub fn key(&self) -> f64 {
         self.dot / self.norm
     }
-}
-
-/// Exact scores of the candidates from their rows `(batch_id, code, events, code_norm)`,
-/// best first (ties by batch id in byte order), at most [`TOP`].
-pub(crate) fn rank(query: &Query<'_>, rows: Vec<(String, String, i64, f64)>) -> Vec<Scored> {
-    let mut by_batch: HashMap<String, Scored> = HashMap::new();
-    for (batch_id, code, events, norm) in rows {
-        if batch_id == query.id || norm <= 0.0 {
-            continue;
-        }
-        let Some(mine) = query.counts.get(code.as_str()) else { continue };
-        let entry =
-            by_batch.entry(batch_id).or_insert_with_key(|id| Scored { batch_id: id.clone(), dot: 0.0, norm });
-        entry.dot += (*mine as f64) * (events as f64);
-    }
-    let mut scored: Vec<Scored> = by_batch.into_values().filter(|s| s.dot > 0.0).collect();
-    scored.sort_by(|a, b| b.key().total_cmp(&a.key()).then_with(|| a.batch_id.cmp(&b.batch_id)));
-    scored.truncate(TOP);
-    scored
 }
 
 /// The candidates scored exactly: the [`SHORTLIST`] that could score highest, by
@@ -335,7 +334,7 @@ pub(crate) fn shortlist(
     query: &Query<'_>,
     seen: HashMap<String, Vec<Option<f64>>>,
     reads: &[ListRead],
-) -> Shortlist {
+) -> Vec<String> {
     let units: Vec<f64> = query.searched.iter().map(|(_, n)| query.unit(*n)).collect();
     let candidates: Vec<(String, f64, f64)> = seen
         .into_iter()
@@ -356,34 +355,7 @@ pub(crate) fn shortlist(
             chosen[i] = true;
         }
     }
-    let left_out = candidates.iter().zip(&chosen).filter(|(_, chosen)| !**chosen).map(|(c, _)| c.1);
-    let left_out = left_out.fold(f64::NEG_INFINITY, f64::max);
-    let floor = left_out.max(query.bound(reads));
-    let above = candidates.iter().zip(&chosen).filter(|(c, chosen)| **chosen && c.1 > floor).count();
-    let ids = candidates.into_iter().zip(chosen).filter(|(_, chosen)| *chosen).map(|(c, _)| c.0).collect();
-    Shortlist { ids, left_out, may_prove_exact: above >= TOP }
-}
-
-/// The candidates [`shortlist`] sends to exact scoring, the most any candidate it left
-/// out could score (−∞ when none was), and whether scoring them could prove the ranking
-/// exact: only when at least [`TOP`] of them could score above every batch not scored.
-/// When not, scoring them is wasted; the search reads deeper first.
-#[derive(Debug)]
-pub(crate) struct Shortlist {
-    pub ids: Vec<String>,
-    pub left_out: f64,
-    pub may_prove_exact: bool,
-}
-
-/// Whether the ranking is provably exact: the fifth best candidate scores above anything
-/// a batch never read could, and above anything a candidate left out of the shortlist
-/// (`left_out`) could.
-pub(crate) fn is_exact(query: &Query<'_>, ranked: &[Scored], reads: &[ListRead], left_out: f64) -> bool {
-    let bound = query.bound(reads).max(left_out);
-    if bound <= 0.0 {
-        return true;
-    }
-    ranked.len() == TOP && ranked[TOP - 1].key() / query.norm > bound
+    candidates.into_iter().zip(chosen).filter(|(_, chosen)| *chosen).map(|(c, _)| c.0).collect()
 }
 
 /// The five completed batches closest to the batch `$id` (its counts `$codes`, a
@@ -392,60 +364,29 @@ pub(crate) fn is_exact(query: &Query<'_>, ranked: &[Scored], reads: &[ListRead],
 /// `Vec<SimilarBatch>`; `?` propagates database errors.
 macro_rules! similar_search {
     ($backend:expr, $conn:ident, $id:expr, $codes:expr, $norm:expr) => {{
-        use $crate::store::similar::{
-            DEPTHS, Query, candidates_sql, decode_postings, is_exact, postings_sql, rank, read_pass,
-            shortlist,
-        };
+        use $crate::store::similar::{DEPTH, Query, ReadPostings, read_postings, shortlist};
+        use $crate::store::similar_pairs::{PAIRS_SQL, bind_pair};
+        use $crate::store::similar_vectors::{rank, scoring_sql};
         let query = Query::new($id, $codes, $norm);
-        // The batches closest on the query's two heaviest codes, scored in every round.
-        let mut paired: Vec<String> = Vec::new();
-        if let Some(pair) = query.pair() {
-            paired = $crate::store::similar_pairs::bind_pair!(
-                sqlx::query_scalar($crate::store::similar_pairs::PAIRS_SQL),
-                pair
-            )
-            .fetch_all(&mut *$conn)
-            .await?;
-        }
-        let mut ranked: Vec<$crate::store::similar::Scored> = Vec::new();
-        // No pass for a batch without codes (its writers never search one).
-        let depths: &[i64] = if query.searched.is_empty() { &[] } else { &DEPTHS };
-        for (round, depth) in depths.iter().enumerate() {
-            let sql = postings_sql($backend, query.searched.len());
-            let rows = match $backend {
-                $crate::store::Backend::Postgres => {
-                    $crate::store::similar::bind_postings!(sqlx::query_as(sql), *depth, query)
-                        .fetch_all(&mut *$conn)
-                        .await?
-                }
-                $crate::store::Backend::Sqlite => {
-                    let json: String =
-                        $crate::store::similar::bind_postings!(sqlx::query_scalar(sql), *depth, query)
-                            .fetch_one(&mut *$conn)
-                            .await?;
-                    decode_postings(&json)?
-                }
+        let mut ranked = Vec::new();
+        // No search for a batch without codes (its writers never search one).
+        if !query.searched.is_empty() {
+            // The batches closest on the query's two heaviest codes, then those the
+            // posting lists bring.
+            let mut candidates: Vec<String> = match query.pair() {
+                Some(pair) => bind_pair!(sqlx::query_scalar(PAIRS_SQL), pair).fetch_all(&mut *$conn).await?,
+                None => Vec::new(),
             };
-            let (seen, reads) = read_pass(&query, *depth, rows);
-            if seen.is_empty() {
-                break;
-            }
-            let last = round + 1 == depths.len();
-            let shortlist = shortlist(&query, seen, &reads);
-            if !last && !shortlist.may_prove_exact {
-                continue;
-            }
-            let mut candidates = shortlist.ids;
-            candidates.extend(paired.iter().cloned());
-            candidates.extend(ranked.iter().map(|s| s.batch_id.clone()));
+            let rows = ReadPostings::read_postings(&mut *$conn, &query).await?;
+            let (seen, reads) = read_postings(&query, DEPTH, rows);
+            candidates.extend(shortlist(&query, seen, &reads));
             candidates.sort_unstable();
             candidates.dedup();
-            let ids = $crate::store::to_json(&candidates)?;
-            let rows: Vec<(String, String, i64, f64)> =
-                sqlx::query_as(candidates_sql($backend)).bind(ids).fetch_all(&mut *$conn).await?;
-            ranked = rank(&query, rows);
-            if last || is_exact(&query, &ranked, &reads, shortlist.left_out) {
-                break;
+            if !candidates.is_empty() {
+                let ids = $crate::store::to_json(&candidates)?;
+                let rows: Vec<(String, f64, String)> =
+                    sqlx::query_as(scoring_sql($backend)).bind(ids).fetch_all(&mut *$conn).await?;
+                ranked = rank(&query, rows)?;
             }
         }
         ranked
@@ -492,13 +433,13 @@ impl Store {
             let query = Query::new(batch_id, &codes, norm);
             let (code, count) = query.searched[0];
             let mut lines = explain!(backend, pool, postings_sql(backend, 1),
-                |q| q.bind(DEPTHS[0]).bind(code).bind(query.unit(count)));
+                |q| q.bind(DEPTH).bind(code).bind(query.unit(count)));
             if let Some(pair) = query.pair() {
                 lines.push("--".to_owned());
                 lines.extend(explain!(backend, pool, PAIRS_SQL, |q| bind_pair!(q, pair)));
             }
             lines.push("--".to_owned());
-            lines.extend(explain!(backend, pool, candidates_sql(backend), |q| q.bind(&ids)));
+            lines.extend(explain!(backend, pool, scoring_sql(backend), |q| q.bind(&ids)));
             Ok(lines)
         })
     }
@@ -519,25 +460,7 @@ mod tests {
     }
 
     #[test]
-    fn rank_is_exact_cosine_with_ties_by_id() {
-        let mine = codes(&[("A", 3), ("B", 4)]);
-        let q = Query::new("me", &mine, 5.0);
-        let rows = vec![
-            ("y".to_owned(), "A".to_owned(), 3, 5.0),
-            ("y".to_owned(), "B".to_owned(), 4, 5.0),
-            ("x".to_owned(), "A".to_owned(), 6, 10.0),
-            ("x".to_owned(), "B".to_owned(), 8, 10.0),
-            ("z".to_owned(), "C".to_owned(), 8, 8.0),
-            ("me".to_owned(), "A".to_owned(), 3, 5.0),
-        ];
-        let ranked = rank(&q, rows);
-        let ids: Vec<&str> = ranked.iter().map(|s| s.batch_id.as_str()).collect();
-        assert_eq!(ids, ["x", "y"]);
-        assert!((ranked[0].dot / (5.0 * ranked[0].norm) - 1.0).abs() < 1e-12);
-    }
-
-    #[test]
-    fn a_pass_reads_every_range_of_every_list() {
+    fn the_search_reads_every_range_of_every_list() {
         let mine = codes(&[("A", 3), ("B", 4)]);
         let q = Query::new("me", &mine, 5.0);
         // B is searched first (k = 0). Depth 2: B's head and below are cut, its above is
@@ -550,7 +473,7 @@ mod tests {
             (0, 2, "x".to_owned(), 1.0),
             (1, 1, "y".to_owned(), 0.5),
         ];
-        let (seen, reads) = read_pass(&q, 2, rows);
+        let (seen, reads) = read_postings(&q, 2, rows);
         assert!(!seen.contains_key("me"));
         assert_eq!(seen["x"], [Some(1.0), None]);
         assert_eq!(seen["y"], [Some(0.7), Some(0.5)]);
@@ -583,29 +506,25 @@ mod tests {
         // A batch of B alone: bound 0.98, below every loose one, but 0.8 shown.
         seen.insert("pure".to_owned(), vec![Some(1.0), None]);
         let chosen = shortlist(&q, seen, &reads);
-        assert!(chosen.ids.iter().any(|id| id == "pure"));
-        assert_eq!(chosen.ids.len(), SHORTLIST + 1);
-        // The loose batches left out could still score near 1: no ranking is exact yet,
-        // and scoring these could not prove one.
-        assert!(chosen.left_out > 0.99);
-        assert!(!chosen.may_prove_exact);
-        assert!(!is_exact(&q, &[], &[ListRead::default(); 2], chosen.left_out));
+        assert!(chosen.iter().any(|id| id == "pure"));
+        assert_eq!(chosen.len(), SHORTLIST + 1);
     }
 
     #[test]
     fn bound_of_unread_batches() {
         let mine = codes(&[("A", 3), ("B", 4)]);
         let q = Query::new("me", &mine, 5.0);
-        // Every posting read: nothing unseen can share a code.
+        // Every posting read: a batch never read shares no code.
         let all = ListRead::default();
-        assert!(is_exact(&q, &[], &[all, all], f64::NEG_INFINITY));
+        assert!(q.bound_of(&[None, None], &[all, all]) <= 0.0);
         // Searched heaviest first: B (0.8), then A (0.6). Heads cut at 0.9, bands ±0.05/0.1.
         let b = ListRead { head: Some(0.9), below: Some(0.7), above: Some(0.85) };
         let a = ListRead { head: Some(0.9), below: Some(0.5), above: Some(0.7) };
         assert!((a.max_unread() - 0.9).abs() < 1e-12);
         assert!((b.gap(0.8) - 0.05).abs() < 1e-12);
         let euclid = 1.0 - (0.1f64.powi(2) + 0.05f64.powi(2)) / 2.0;
-        assert!((q.bound(&[b, a]) - euclid.min(0.6 * 0.9 + 0.8 * 0.9)).abs() < 1e-12);
+        let unread = q.bound_of(&[None, None], &[b, a]);
+        assert!((unread - euclid.min(0.6 * 0.9 + 0.8 * 0.9)).abs() < 1e-12);
         // Band and head met: only the weights below the band are unread.
         let met = ListRead { head: Some(0.7), below: Some(0.5), above: Some(0.75) };
         assert!((met.max_unread() - 0.5).abs() < 1e-12);
@@ -615,7 +534,7 @@ mod tests {
         // A batch read on B at 0.8 but not on A: as close as A's unread weights allow.
         let seen = q.bound_of(&[Some(0.8), None], &[b, a]);
         assert!((seen - (1.0 - 0.1f64.powi(2) / 2.0).min(0.8 * 0.8 + 0.6 * 0.9)).abs() < 1e-12);
-        assert!(seen > q.bound(&[b, a]));
+        assert!(seen > unread);
         let many: Vec<(String, i64)> = (0..20).map(|i| (format!("C{i:02}"), 1)).collect();
         assert_eq!(Query::new("me", &many, 20f64.sqrt()).searched.len(), MAX_CODES);
     }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::similar::similar_search;
 use super::similar_pairs::PAIR_OF_BATCH_SQL;
+use super::similar_vectors::vector_of_batch_sql;
 use super::{BatchState, Store, begin_write, dialect, insert_and_lock_batch, to_json, tombstoned, with_pool};
 use crate::diagnosis::Diagnosis;
 use crate::error::{StoreError, to_i64};
@@ -261,8 +262,8 @@ impl Store {
 
             // Similar batches are searched before this batch's own postings go in, among
             // the batches completed before it: the search sees exactly the committed fleet.
-            // The postings and the pair index row (completed batches only) feed the
-            // similar search and the filtered fleet query (similar.rs, fleet.rs).
+            // The postings, the pair index row and the vector (completed batches only)
+            // feed the similar search and the filtered fleet query (similar.rs, fleet.rs).
             let mut diagnosis = diagnosis.clone();
             diagnosis.similar_batches = if row.target == BatchState::Completed && row.code_norm > 0.0 {
                 let similar = similar_search!(backend, tx, id, &row.codes, row.code_norm);
@@ -275,6 +276,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query(&PAIR_OF_BATCH_SQL).bind(id).execute(&mut *tx).await?;
+                sqlx::query(vector_of_batch_sql(backend)).bind(id).execute(&mut *tx).await?;
                 similar
             } else {
                 Vec::new()

@@ -150,8 +150,8 @@ async fn assert_all_queries_agree(db: &TestDb) {
     assert_eq!(compared, 288);
 }
 
-/// Every row of the tables kept beside the postings (the firmware rollups and the
-/// similar search's pair index), in key order, as text.
+/// Every row of the tables kept beside the postings (the firmware rollups, the similar
+/// search's pair index and vectors), in key order, as text.
 pub(crate) async fn rollup_rows(store: &Store) -> Vec<String> {
     let sql = "SELECT firmware || ' ' || day || ' - ' || batches || ' ' || records || ' ' || error_events \
                FROM firmware_days \
@@ -163,6 +163,7 @@ pub(crate) async fn rollup_rows(store: &Store) -> Vec<String> {
                || COALESCE(CAST(last_ts_ns AS TEXT), '-') FROM firmware_code_vins \
                UNION ALL SELECT 'pair ' || batch_id || ' ' || code_a || ' ' || code_b || ' ' || weight_a || ' ' \
                || weight_b FROM completed_pairs \
+               UNION ALL SELECT 'vector ' || batch_id || ' ' || code_norm || ' ' || counts FROM completed_vectors \
                ORDER BY 1";
     match store {
         Store::Postgres(pool) => sqlx::query_scalar(sql).fetch_all(pool).await.expect("rows"),
@@ -170,11 +171,12 @@ pub(crate) async fn rollup_rows(store: &Store) -> Vec<String> {
     }
 }
 
-/// The rollups the triggers kept, and the pair index the writes kept, equal the ones
+/// The rollups the triggers kept, and the pair index and vectors the writes kept, equal the ones
 /// recomputed from the rows they derive from.
 async fn assert_rollups_rebuild_alike(store: &Store) {
     let kept = rollup_rows(store).await;
     assert!(kept.iter().any(|row| row.starts_with("pair ")), "the writes keep a pair index");
+    assert!(kept.iter().any(|row| row.starts_with("vector ")), "the writes keep the vectors");
     store.rebuild_derived_tables().await.expect("rebuild");
     assert_eq!(rollup_rows(store).await, kept);
 }

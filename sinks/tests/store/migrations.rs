@@ -5,7 +5,7 @@ use crate::common::TestDb;
 use crate::fleet_filtered::rollup_rows;
 use crate::similar::{bulk_load_rows, fleet};
 
-const TABLES: [&str; 18] = [
+const TABLES: [&str; 19] = [
     "batch_status_transitions",
     "batches",
     "files",
@@ -24,13 +24,14 @@ const TABLES: [&str; 18] = [
     "firmware_codes",
     "firmware_code_vins",
     "completed_pairs",
+    "completed_vectors",
 ];
 
 async fn from_empty_then_again(db: &TestDb) {
     assert!(db.store.applied_migrations().await.is_err(), "an empty database has no migration table");
     db.store.migrate().await.expect("first migration");
     let applied = db.store.applied_migrations().await.expect("applied");
-    assert_eq!(applied, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    assert_eq!(applied, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
     for table in TABLES {
         assert_eq!(db.scalar(&format!("SELECT COUNT(*) FROM {table} WHERE 1 = 0")).await, 0, "{table}");
     }
@@ -53,14 +54,16 @@ async fn sqlite_from_empty() {
 }
 
 /// Rows stored under migration 0009, then the later migrations: their backfills (the
-/// pair index of 0010, each VIN's latest record time of 0011) equal what the rebuilds
-/// compute from the same rows.
+/// pair index of 0010, each VIN's latest record time of 0011, the vectors of 0012) equal
+/// what the rebuilds compute from the same rows.
 async fn backfills_equal_the_rebuilds(db: &TestDb) {
     db.store.migrate_to(9).await.expect("migrate to 0009");
     bulk_load_rows(db, &fleet(300, 11)).await;
     db.store.migrate().await.expect("migrate the rest");
     let backfilled = rollup_rows(&db.store).await;
     assert!(backfilled.iter().any(|row| row.starts_with("pair ")), "0010 fills the pair index");
+    let vectors = backfilled.iter().filter(|row| row.starts_with("vector ")).count();
+    assert_eq!(vectors, 300, "0012 fills a vector per completed batch with codes");
     let seen = backfilled.iter().filter(|row| row.contains(" vin ") && !row.ends_with(" -")).count();
     assert!(seen > 100, "0011 fills the latest record times ({seen} rows)");
     db.store.rebuild_derived_tables().await.expect("rebuild");
