@@ -273,7 +273,7 @@ impl ListRead {
 /// Each candidate's weights on the searched codes where the search read its postings
 /// (`None` where it did not), and what it read of each list, from the rows of
 /// [`postings_sql`] cut at `depth`. The query batch itself is no candidate.
-pub(crate) fn read_postings(
+pub(crate) fn tally_postings(
     query: &Query<'_>,
     depth: i64,
     rows: Vec<(i32, i32, String, f64)>,
@@ -364,7 +364,7 @@ pub(crate) fn shortlist(
 /// `Vec<SimilarBatch>`; `?` propagates database errors.
 macro_rules! similar_search {
     ($backend:expr, $conn:ident, $id:expr, $codes:expr, $norm:expr) => {{
-        use $crate::store::similar::{DEPTH, Query, ReadPostings, read_postings, shortlist};
+        use $crate::store::similar::{DEPTH, Query, ReadPostings, shortlist, tally_postings};
         use $crate::store::similar_pairs::{PAIRS_SQL, bind_pair};
         use $crate::store::similar_vectors::{rank, scoring_sql};
         let query = Query::new($id, $codes, $norm);
@@ -378,7 +378,7 @@ macro_rules! similar_search {
                 None => Vec::new(),
             };
             let rows = ReadPostings::read_postings(&mut *$conn, &query).await?;
-            let (seen, reads) = read_postings(&query, DEPTH, rows);
+            let (seen, reads) = tally_postings(&query, DEPTH, rows);
             candidates.extend(shortlist(&query, seen, &reads));
             candidates.sort_unstable();
             candidates.dedup();
@@ -473,7 +473,7 @@ mod tests {
             (0, 2, "x".to_owned(), 1.0),
             (1, 1, "y".to_owned(), 0.5),
         ];
-        let (seen, reads) = read_postings(&q, 2, rows);
+        let (seen, reads) = tally_postings(&q, 2, rows);
         assert!(!seen.contains_key("me"));
         assert_eq!(seen["x"], [Some(1.0), None]);
         assert_eq!(seen["y"], [Some(0.7), Some(0.5)]);
