@@ -13,6 +13,13 @@
 //! own CPU time per request much less.
 //!
 //! `ARGUS_BENCH_SECONDS` (default 10) per measurement, `ARGUS_BENCH_CONCURRENCY` (64).
+//! `ARGUS_BENCH_CLIENT=wrk`: wrk only (the reqwest rows skipped, for short runs);
+//! `ARGUS_BENCH_CLIENT=in-process`: no HTTP, the routers called as services on one thread
+//! (nanoseconds per request, each body read to its end; rounds alternate, best of each).
+//! `ARGUS_BENCH_LOG=info` (or any filter): a log subscriber writing nowhere, as `argus
+//! serve` runs one at `info`, so that the request spans cost what they cost there.
+//! `ARGUS_BENCH_SERVE=1`: no measurement; prints the two URLs and the server thread's id,
+//! and serves until killed, so that curl, strace or perf can be pointed at the servers.
 //! Figures: benches/README.md, "API reads".
 
 mod common;
@@ -54,6 +61,71 @@ fn threads_cpu_ns(name: &str) -> u64 {
                 .ok()
         })
         .sum()
+}
+
+/// Nanoseconds per request of `router` answering `GET uri` in process: cloned and called
+/// as a service per request (as `axum::serve` does), its body read to the end.
+async fn in_process(router: &axum::Router, uri: &str, requests: u32) -> f64 {
+    /// Generic so that the bound brings `Service`'s methods (a supertrait of axum's
+    /// `ServiceExt`) into scope without a direct dependency on tower.
+    async fn call<S: axum::ServiceExt<axum::extract::Request>>(
+        mut service: S,
+        request: axum::extract::Request,
+    ) -> Result<S::Response, S::Error> {
+        std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
+        service.call(request).await
+    }
+    let started = Instant::now();
+    for _ in 0..requests {
+        let request = axum::http::Request::get(uri).body(axum::body::Body::empty()).unwrap();
+        let response = call(router.clone(), request).await.unwrap();
+        assert!(response.status().is_success());
+        std::hint::black_box(axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap());
+    }
+    started.elapsed().as_nanos() as f64 / f64::from(requests)
+}
+
+/// The in-process figures: nanoseconds per request of the API and of the limit (the same
+/// bytes from a handler on a route of the same shape), rounds alternating, best of each.
+fn in_process_rounds(api: &axum::Router, batch: &str, body: bytes::Bytes) {
+    let limit = axum::Router::new().route(
+        "/api/v1/batches/{id}/report",
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move { ([("content-type", "application/json")], body) }
+        }),
+    );
+    let uri = format!("/api/v1/batches/{batch}/report");
+    let requests: u32 = common::env_or("ARGUS_BENCH_REQUESTS", 200_000);
+    let rounds: usize = common::env_or("ARGUS_BENCH_ROUNDS", 5);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (mut best_api, mut best_limit) = (f64::INFINITY, f64::INFINITY);
+    println!("## API reads in process: {requests} requests a round, {rounds} rounds");
+    println!("load before: {}", common::loadavg());
+    for round in 0..rounds {
+        let api_ns = runtime.block_on(in_process(api, &uri, requests));
+        let limit_ns = runtime.block_on(in_process(&limit, &uri, requests));
+        println!("round {round}: api {api_ns:.0} ns, limit {limit_ns:.0} ns");
+        best_api = best_api.min(api_ns);
+        best_limit = best_limit.min(limit_ns);
+    }
+    println!(
+        "best: api **{best_api:.0}** ns/request, limit {best_limit:.0} ns/request, api − limit {:.0} ns",
+        best_api - best_limit
+    );
+    println!("load after: {}", common::loadavg());
+}
+
+/// The thread ids of this process's threads named `name`.
+fn server_thread_ids(name: &str) -> Vec<String> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return Vec::new() };
+    tasks
+        .filter_map(|task| {
+            let dir = task.ok()?.path();
+            let comm = std::fs::read_to_string(dir.join("comm")).ok()?;
+            (comm.trim_end() == name).then(|| dir.file_name()?.to_str().map(str::to_owned))?
+        })
+        .collect()
 }
 
 /// Requests per second, p50 and p99 (ms) of a measurement, and the server's CPU time per
@@ -188,6 +260,13 @@ fn wrk(url: &str, connections: usize, seconds: u64) -> Option<(f64, f64, f64, u6
 fn main() {
     let seconds: u64 = common::env_or("ARGUS_BENCH_SECONDS", if common::quick() { 2 } else { 10 });
     let concurrency: usize = common::env_or("ARGUS_BENCH_CONCURRENCY", 64);
+    if let Ok(filter) = std::env::var("ARGUS_BENCH_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::sink)
+            .init();
+    }
+    let client: String = common::env_or("ARGUS_BENCH_CLIENT", "all".to_owned());
     let tmp = tempfile::tempdir().unwrap();
     let server_rt = runtime(1, SERVER_THREAD);
     let client_rt = runtime(1, "bench-client");
@@ -206,10 +285,12 @@ fn main() {
         Arc::new(common::accept_all::AcceptAll),
         Some(recorder),
     );
+    let router = argus_api::router(state);
+    let served_router = router.clone();
     let (api_addr, static_addr, body) = server_rt.block_on(async {
         let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let api_addr = api.local_addr().unwrap();
-        tokio::spawn(argus_api::serve(api, argus_api::router(state), std::future::pending()));
+        tokio::spawn(argus_api::serve(api, served_router, std::future::pending()));
         let report_url = format!("http://{api_addr}/api/v1/batches/{batch}/report");
         let body = reqwest::get(&report_url).await.unwrap().bytes().await.unwrap();
         let served = body.clone();
@@ -226,14 +307,29 @@ fn main() {
         (api_addr, static_addr, body)
     });
 
+    let api_url = format!("http://{api_addr}/api/v1/batches/{batch}/report");
+    let limit_url = format!("http://{static_addr}/report");
+    if std::env::var("ARGUS_BENCH_SERVE").is_ok_and(|v| !v.is_empty() && v != "0") {
+        let tids = server_thread_ids(SERVER_THREAD);
+        println!("api: {api_url}\nlimit: {limit_url}\nserver thread: {tids:?}");
+        loop {
+            std::thread::park();
+        }
+    }
+    if client == "in-process" {
+        in_process_rounds(&router, &batch, body);
+        return;
+    }
     println!(
         "## API reads: {concurrency} concurrent keep-alive clients, {seconds} s each, server and client one tokio thread each"
     );
     println!("report body: {} bytes; load before: {}", body.len(), common::loadavg());
-    let api_url = format!("http://{api_addr}/api/v1/batches/{batch}/report");
-    let limit_url = format!("http://{static_addr}/report");
-    let api = with_server_cpu(|| Some(hammer(&client_rt, &api_url, concurrency, seconds))).unwrap();
-    let limit = with_server_cpu(|| Some(hammer(&client_rt, &limit_url, concurrency, seconds))).unwrap();
+    let wrk_only = client == "wrk";
+    let by_reqwest = (!wrk_only).then(|| {
+        let api = with_server_cpu(|| Some(hammer(&client_rt, &api_url, concurrency, seconds))).unwrap();
+        let limit = with_server_cpu(|| Some(hammer(&client_rt, &limit_url, concurrency, seconds))).unwrap();
+        (api, limit)
+    });
     let row = |name: &str, (rps, p50, p99, cpu_us): Figures| {
         vec![
             name.to_owned(),
@@ -243,10 +339,11 @@ fn main() {
             format!("{cpu_us:.1}"),
         ]
     };
-    let mut rows = vec![
-        row("reqwest → argus api, cached report", api),
-        row("reqwest → axum, same bytes (limit)", limit),
-    ];
+    let mut rows = Vec::new();
+    if let Some((api, limit)) = by_reqwest {
+        rows.push(row("reqwest → argus api, cached report", api));
+        rows.push(row("reqwest → axum, same bytes (limit)", limit));
+    }
     let by_wrk = with_server_cpu(|| wrk(&api_url, concurrency, seconds))
         .zip(with_server_cpu(|| wrk(&limit_url, concurrency, seconds)));
     if let Some((api, limit)) = by_wrk {
@@ -257,11 +354,13 @@ fn main() {
         &["client → server", "requests/s", "p50 ms", "p99 ms", "server CPU µs/request"],
         &rows,
     );
-    println!(
-        "api / limit (reqwest): **{:.2}**, server CPU per request limit / api: {:.2} (goal: 50,000 req/s)",
-        api.0 / limit.0,
-        limit.3 / api.3
-    );
+    if let Some((api, limit)) = by_reqwest {
+        println!(
+            "api / limit (reqwest): **{:.2}**, server CPU per request limit / api: {:.2} (goal: 50,000 req/s)",
+            api.0 / limit.0,
+            limit.3 / api.3
+        );
+    }
     match by_wrk {
         Some((api, limit)) => println!(
             "api / limit (wrk): **{:.2}**, server CPU per request limit / api: **{:.2}**",

@@ -1,7 +1,7 @@
 //! Extractors whose rejections are the API's JSON errors, not axum's plain text.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -39,13 +39,27 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// The path parameter `name` (empty when the route has none); a malformed path is a 400.
-async fn path_param<S: Send + Sync>(parts: &mut Parts, state: &S, name: &str) -> Result<String, ApiError> {
+/// `read` of the path parameter `name` (empty when the route has none); a malformed path
+/// is a 400.
+///
+/// The parameters are read as the router decoded them ([`RawPathParams`], one copy of its
+/// list), not deserialized into owned pairs as `Path<Vec<(String, String)>>` would (a
+/// vector and two strings per request). A path that `RawPathParams` rejects is extracted
+/// with `Path` after all, so that the 400 says what it always said.
+async fn with_path_param<S: Send + Sync, T>(
+    parts: &mut Parts,
+    state: &S,
+    name: &str,
+    read: impl FnOnce(&str) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    if let Ok(params) = RawPathParams::from_request_parts(parts, state).await {
+        return read(params.iter().find(|(k, _)| *k == name).map_or("", |(_, v)| v));
+    }
     let axum::extract::Path(params) =
         axum::extract::Path::<Vec<(String, String)>>::from_request_parts(parts, state)
             .await
             .map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    Ok(params.into_iter().find(|(k, _)| k == name).map(|(_, v)| v).unwrap_or_default())
+    read(params.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v))
 }
 
 /// A batch id from the path: a UUID, kept in its canonical lowercase hyphenated form.
@@ -56,10 +70,13 @@ impl<S: Send + Sync> FromRequestParts<S> for BatchId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let raw = path_param(parts, state, "id").await?;
-        uuid::Uuid::try_parse(&raw)
-            .map(|u| BatchId(u.hyphenated().to_string()))
-            .map_err(|_| ApiError::InvalidBatchId(raw))
+        with_path_param(parts, state, "id", |raw| {
+            let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
+            uuid::Uuid::try_parse(raw)
+                .map(|u| BatchId(u.hyphenated().encode_lower(&mut text).to_owned()))
+                .map_err(|_| ApiError::InvalidBatchId(raw.to_owned()))
+        })
+        .await
     }
 }
 
@@ -77,7 +94,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Vin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let raw = path_param(parts, state, "vin").await?;
-        if is_vin(&raw) { Ok(Vin(raw)) } else { Err(ApiError::InvalidVin(raw)) }
+        with_path_param(parts, state, "vin", |raw| {
+            if is_vin(raw) { Ok(Vin(raw.to_owned())) } else { Err(ApiError::InvalidVin(raw.to_owned())) }
+        })
+        .await
     }
 }

@@ -22,16 +22,16 @@ mod objects;
 mod openapi;
 mod ops;
 mod pages;
+mod request_id;
 mod routes;
 mod state;
 mod streaming;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Request};
+use axum::http::Request;
 use axum::routing::{get, post};
 use tower::ServiceBuilder;
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 pub use auth::{ReaderAuth, Role, Tokens, VehicleAuth};
@@ -42,9 +42,8 @@ pub use openapi::ApiDoc;
 pub use routes::batches::file_ready_events;
 pub use state::AppState;
 
+use request_id::{REQUEST_ID, RequestIdLayer};
 use routes::{batches, events, fleet, reports, upload, vehicles};
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Every route of the API and every page over `state`, with metrics, request ids and
 /// request logs.
@@ -54,15 +53,16 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// and record it, on every request, and no API handler reads its URI. The three
 /// outer layers are one stack for the same reason: `Router::layer` wraps every route in
 /// each layer given to it separately, a boxed service clone and a boxed future per
-/// layer per request.
+/// layer per request. The request id is set outside the trace layer, so that the
+/// request's span carries it.
 pub fn router(state: AppState) -> Router {
-    let layers = ServiceBuilder::new()
-        .layer(SetRequestIdLayer::new(REQUEST_ID, NewRequestId))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+    let layers =
+        ServiceBuilder::new()
+            .layer(RequestIdLayer)
+            .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id = %id)
-        }))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID));
+        }));
     Router::new()
         .route("/api/v1/batches", post(batches::create))
         .route("/api/v1/batches/{id}", get(batches::get))
@@ -82,20 +82,6 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(layers)
         .with_state(state)
-}
-
-/// A random (v4) UUID per request, as `MakeRequestUuid` makes it, but written into a
-/// stack buffer and copied once, instead of formatted into a `String` and then parsed
-/// and copied into a header value.
-#[derive(Debug, Clone, Copy)]
-struct NewRequestId;
-
-impl MakeRequestId for NewRequestId {
-    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-        let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
-        let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
-        HeaderValue::from_str(text).ok().map(RequestId::new)
-    }
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then stops accepting and

@@ -3,14 +3,14 @@
 //! `/metrics` from the [`PrometheusHandle`] of the process's recorder.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::{OnceLock, PoisonError, RwLock};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures::future::BoxFuture;
 use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tower::{Layer, Service};
@@ -20,6 +20,12 @@ use crate::state::AppState;
 /// The handle of a recorder this crate installed, or of a fresh uninstalled one when the
 /// process already has a recorder (then pass that recorder's handle to
 /// [`crate::AppState::new`] instead, so `/metrics` shows it).
+///
+/// The installed recorder's upkeep runs on a thread of its own every
+/// [`UPKEEP_INTERVAL`]: a histogram keeps every recorded value in a growing list of
+/// blocks until upkeep (or a scrape) folds them into its buckets, so without it a server
+/// nobody scrapes grows by every request's latency, and each request's allocation of
+/// those blocks grows and trims the heap.
 pub fn install_recorder() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
@@ -29,10 +35,29 @@ pub fn install_recorder() -> PrometheusHandle {
                     .set_buckets(&[0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0])
                     .unwrap_or_else(|_| PrometheusBuilder::new())
             };
-            builder().install_recorder().unwrap_or_else(|_| builder().build_recorder().handle())
+            match builder().install_recorder() {
+                Ok(handle) => {
+                    let upkept = handle.clone();
+                    let upkeep = move || loop {
+                        std::thread::sleep(UPKEEP_INTERVAL);
+                        upkept.run_upkeep();
+                    };
+                    if let Err(error) =
+                        std::thread::Builder::new().name("metrics-upkeep".into()).spawn(upkeep)
+                    {
+                        tracing::warn!(%error, "cannot start the metrics upkeep thread");
+                    }
+                    handle
+                }
+                Err(_) => builder().build_recorder().handle(),
+            }
         })
         .clone()
 }
+
+/// How often the recorder's histograms are folded into their buckets (the interval
+/// `PrometheusBuilder::install` uses for the same upkeep).
+pub const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Counts and times every request by its matched route (a route layer, so the route is
 /// known).
@@ -56,11 +81,11 @@ pub struct Track<S> {
 impl<S> Service<Request> for Track<S>
 where
     S: Service<Request, Response = Response>,
-    S::Future: Send + 'static,
+    S::Future: Unpin,
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Response, S::Error>>;
+    type Future = TrackFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
@@ -70,15 +95,34 @@ where
         let route = request.extensions().get::<MatchedPath>().cloned();
         let method = request.method().clone();
         let start = Instant::now();
-        let response = self.inner.call(request);
-        Box::pin(async move {
-            let response = response.await?;
-            let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-            let series = RequestSeries::of(route, &method, response.status());
-            series.total.increment(1);
-            series.duration.record(start.elapsed().as_secs_f64());
-            Ok(response)
-        })
+        TrackFuture { response: self.inner.call(request), route, method, start }
+    }
+}
+
+/// The future of [`Track`]: the inner service's, counted and timed when it resolves. A
+/// named future rather than a boxed one: the route's own future is `Unpin`, so this one
+/// needs no allocation of its own.
+pub struct TrackFuture<F> {
+    response: F,
+    route: Option<MatchedPath>,
+    method: Method,
+    start: Instant,
+}
+
+impl<F, E> Future for TrackFuture<F>
+where
+    F: Future<Output = Result<Response, E>> + Unpin,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        let response = ready!(Pin::new(&mut this.response).poll(cx))?;
+        let route = this.route.as_ref().map_or("unmatched", MatchedPath::as_str);
+        let series = RequestSeries::of(route, &this.method, response.status());
+        series.total.increment(1);
+        series.duration.record(this.start.elapsed().as_secs_f64());
+        Poll::Ready(Ok(response))
     }
 }
 
