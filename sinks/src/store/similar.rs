@@ -14,9 +14,10 @@
 //!   query, a component close to `q̂_c` (0 when it lacks the code), the *band* around
 //!   `q̂_c` in the list.
 //!
-//! So for each of the query's codes (at most [`MAX_CODES`], the heaviest) the search reads
-//! three index ranges of [`DEPTH`] postings each, all in one statement: the head, and the
-//! band below and above `q̂_c`. A batch scores at most the smaller of `Σ q̂_c · ô_c` and
+//! So for each of the query's codes (at most [`MAX_CODES`], the heaviest, those with a
+//! component of at least [`MIN_COMPONENT`]) the search reads three index ranges of
+//! [`DEPTH`] postings each, all in one statement: the head, and the band below and above
+//! `q̂_c`. A batch scores at most the smaller of `Σ q̂_c · ô_c` and
 //! `1 − ½ Σ (q̂_c − ô_c)²` where, on a list it was not read on, `ô_c` is taken as `m_c`
 //! (the largest weight not read, 1 for a code not searched) in the first and as `q̂_c` ±
 //! `min(g_c, q̂_c)` (`g_c`, the distance from `q̂_c` to the nearest weight not read) in
@@ -54,6 +55,10 @@ use crate::error::StoreError;
 pub(crate) const TOP: usize = 5;
 /// The query codes searched: the heaviest ones.
 pub(crate) const MAX_CODES: usize = 16;
+/// The smallest component `q̂_c` of a searched code (the heaviest code is always
+/// searched): a lighter code adds at most that to any cosine, its lists would cost as much
+/// to read as a heavy code's, and the bounds count it as unread.
+pub(crate) const MIN_COMPONENT: f64 = 0.01;
 /// How many postings are read of each range: the head, below `q̂_c` and above it.
 pub(crate) const DEPTH: i64 = 256;
 /// How many candidates each of the two orders of [`shortlist`] sends to exact scoring.
@@ -190,8 +195,11 @@ impl<'a> Query<'a> {
         let mut searched: Vec<(&str, i64)> = codes.iter().map(|(c, n)| (c.as_str(), *n)).collect();
         searched.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         let counts = searched.iter().copied().collect();
-        let unsearched = searched.iter().skip(MAX_CODES).map(|(_, n)| *n as f64 / norm).sum();
-        searched.truncate(MAX_CODES);
+        // Heaviest first: the searched codes are a prefix, the heaviest always among them.
+        let heavy = searched.iter().skip(1).take_while(|(_, n)| *n as f64 / norm >= MIN_COMPONENT).count();
+        let kept = (1 + heavy).min(MAX_CODES).min(searched.len());
+        let unsearched = searched.iter().skip(kept).map(|(_, n)| *n as f64 / norm).sum();
+        searched.truncate(kept);
         Self { id, searched, counts, norm, unsearched }
     }
 
@@ -537,5 +545,13 @@ mod tests {
         assert!(seen > unread);
         let many: Vec<(String, i64)> = (0..20).map(|i| (format!("C{i:02}"), 1)).collect();
         assert_eq!(Query::new("me", &many, 20f64.sqrt()).searched.len(), MAX_CODES);
+        // A code under 1 % of the norm is not searched; its component bounds the dot.
+        let light = codes(&[("A", 1000), ("B", 5), ("C", 300)]);
+        let norm = (1000f64.powi(2) + 25.0 + 300f64.powi(2)).sqrt();
+        let q = Query::new("me", &light, norm);
+        assert_eq!(q.searched, [("A", 1000), ("C", 300)]);
+        assert!((q.unsearched - 5.0 / norm).abs() < 1e-12);
+        let tiny = codes(&[("A", 1)]);
+        assert_eq!(Query::new("me", &tiny, 1e6).searched, [("A", 1)], "the heaviest code is always searched");
     }
 }
