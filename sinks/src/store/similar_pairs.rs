@@ -15,17 +15,29 @@ pub(crate) const PAIR_RADIUS: f64 = 0.25;
 /// How many batches of the pair index, the closest on those two codes, are scored exactly.
 pub(crate) const PAIR_CANDIDATES: i64 = 80;
 
+/// How many rows of the pair index are read on each side of the query's component on the
+/// first code: the cost of the read, however many batches share the pair.
+pub(crate) const PAIR_READ: i64 = 400;
+
 /// The batches whose two heaviest codes are `$1` < `$2`, with components in [`$3`, `$4`]
-/// and [`$5`, `$6`], closest first to (`$7`, `$8`) on those two codes; `$9` rows.
-pub(crate) const PAIRS_SQL: &str = "SELECT batch_id FROM completed_pairs \
-     WHERE code_a = $1 AND code_b = $2 AND weight_a BETWEEN $3 AND $4 AND weight_b BETWEEN $5 AND $6 \
+/// and [`$5`, `$6`], closest first to (`$7`, `$8`) on those two codes; `$9` rows. Of a
+/// dense pair (thousands of batches) only the `$10` nearest on the first code each way are
+/// read (index order, ties by id), then sorted on both codes.
+pub(crate) const PAIRS_SQL: &str = "SELECT batch_id FROM (\
+     SELECT * FROM (SELECT batch_id, weight_a, weight_b FROM completed_pairs \
+     WHERE code_a = $1 AND code_b = $2 AND weight_a >= $3 AND weight_a <= $7 AND weight_b BETWEEN $5 AND $6 \
+     ORDER BY weight_a DESC, batch_id DESC LIMIT $10) AS below \
+     UNION ALL \
+     SELECT * FROM (SELECT batch_id, weight_a, weight_b FROM completed_pairs \
+     WHERE code_a = $1 AND code_b = $2 AND weight_a > $7 AND weight_a <= $4 AND weight_b BETWEEN $5 AND $6 \
+     ORDER BY weight_a, batch_id LIMIT $10) AS above) AS near \
      ORDER BY (weight_a - $7) * (weight_a - $7) + (weight_b - $8) * (weight_b - $8), batch_id LIMIT $9";
 
 /// Binds [`PAIRS_SQL`]'s parameters for a query's pair (`similar::Query::pair`).
 macro_rules! bind_pair {
     ($statement:expr, $pair:expr) => {{
         let [(code_a, a), (code_b, b)] = $pair;
-        use $crate::store::similar_pairs::{PAIR_CANDIDATES, PAIR_RADIUS};
+        use $crate::store::similar_pairs::{PAIR_CANDIDATES, PAIR_RADIUS, PAIR_READ};
         $statement
             .bind(code_a)
             .bind(code_b)
@@ -36,6 +48,7 @@ macro_rules! bind_pair {
             .bind(a)
             .bind(b)
             .bind(PAIR_CANDIDATES)
+            .bind(PAIR_READ)
     }};
 }
 pub(crate) use bind_pair;
