@@ -301,7 +301,7 @@ async fn seed_postgres(url: &str, fleet: &Fleet) {
     conn.execute("SET session_replication_role = origin").await.expect("origin role");
     conn.close().await.expect("close");
     let store = Store::open(url).await.expect("open");
-    store.rebuild_derived_tables().await.expect("rollups and pair index");
+    store.rebuild_derived_tables().await.expect("derived tables");
     let Store::Postgres(pool) = &store else { unreachable!() };
     pool.execute("VACUUM ANALYZE").await.expect("vacuum analyze");
     store.close().await;
@@ -413,7 +413,7 @@ async fn seed_sqlite(url: &str, fleet: &Fleet) {
     tx.commit().await.expect("commit");
     conn.close().await.expect("close");
     let store = Store::open(url).await.expect("open");
-    store.rebuild_derived_tables().await.expect("rollups and pair index");
+    store.rebuild_derived_tables().await.expect("derived tables");
     let Store::Sqlite(pool) = &store else { unreachable!() };
     pool.execute("ANALYZE").await.expect("analyze");
     store.close().await;

@@ -355,44 +355,34 @@ fn window_bounds(window: Option<TimeWindow>) -> Result<Option<(i64, i64)>, Store
     window.map(|w| Ok((to_i64(w.from_ns, "from_ns")?, to_i64(w.to_ns, "to_ns")?))).transpose()
 }
 
-impl Store {
-    /// Recomputes the rollups from the rows they sum, in one transaction: for bulk
-    /// loads that bypass the triggers (the store_scale benchmark's `COPY`).
-    pub(crate) async fn rebuild_firmware_rollups(&self) -> Result<(), StoreError> {
-        const DAY: &str = "COALESCE(last_ts_ns / 86400000000000, -1)";
-        let statements = [
-            "DELETE FROM firmware_days".to_owned(),
-            "DELETE FROM firmware_code_days".to_owned(),
-            "DELETE FROM firmware_codes".to_owned(),
-            "DELETE FROM firmware_code_vins".to_owned(),
-            format!(
-                "INSERT INTO firmware_days (firmware, day, batches, records, error_events) \
+/// The statements that recompute the rollups from the rows they sum, which bulk loads
+/// bypass ([`Store::rebuild_derived_tables`](super::Store::rebuild_derived_tables)).
+pub(crate) fn rebuild_statements() -> [String; 8] {
+    const DAY: &str = "COALESCE(last_ts_ns / 86400000000000, -1)";
+    [
+        "DELETE FROM firmware_days".to_owned(),
+        "DELETE FROM firmware_code_days".to_owned(),
+        "DELETE FROM firmware_codes".to_owned(),
+        "DELETE FROM firmware_code_vins".to_owned(),
+        format!(
+            "INSERT INTO firmware_days (firmware, day, batches, records, error_events) \
                  SELECT firmware, {DAY}, COUNT(*), SUM(records), SUM(error_events) FROM batches \
                  WHERE status = 'completed' AND firmware IS NOT NULL GROUP BY 1, 2"
-            ),
-            format!(
-                "INSERT INTO firmware_code_days (firmware, day, code, events, batches) \
+        ),
+        format!(
+            "INSERT INTO firmware_code_days (firmware, day, code, events, batches) \
                  SELECT firmware, {DAY}, code, SUM(events), COUNT(*) FROM completed_codes \
                  WHERE firmware IS NOT NULL GROUP BY 1, 2, 3"
-            ),
-            "INSERT INTO firmware_code_vins (firmware, code, vin, batches, last_ts_ns) \
+        ),
+        "INSERT INTO firmware_code_vins (firmware, code, vin, batches, last_ts_ns) \
              SELECT firmware, code, vin, COUNT(*), MAX(last_ts_ns) FROM completed_codes \
              WHERE firmware IS NOT NULL AND vin IS NOT NULL GROUP BY 1, 2, 3"
-                .to_owned(),
-            "INSERT INTO firmware_codes (firmware, code, events, batches, vins) \
+            .to_owned(),
+        "INSERT INTO firmware_codes (firmware, code, events, batches, vins) \
              SELECT firmware, code, SUM(events), COUNT(*), COUNT(DISTINCT vin) FROM completed_codes \
              WHERE firmware IS NOT NULL GROUP BY 1, 2"
-                .to_owned(),
-        ];
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            for sql in &statements {
-                sqlx::query(sql).execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-        });
-        Ok(())
-    }
+            .to_owned(),
+    ]
 }
 
 #[cfg(test)]

@@ -216,13 +216,22 @@ impl Store {
     }
 
     /// Recomputes every table the write path and the triggers keep beside the rows they
-    /// derive from (the firmware rollups, the similar search's pair index and vectors):
-    /// for bulk loads that write `completed_codes` directly (the store_scale benchmark's
-    /// `COPY`).
+    /// derive from (the firmware rollups, the similar search's pair index and vectors),
+    /// in one transaction: for bulk loads that write `completed_codes` directly (the
+    /// store_scale benchmark's `COPY`).
     pub async fn rebuild_derived_tables(&self) -> Result<(), StoreError> {
-        self.rebuild_firmware_rollups().await?;
-        self.rebuild_similar_pairs().await?;
-        self.rebuild_similar_vectors().await
+        let statements = fleet_firmware::rebuild_statements()
+            .into_iter()
+            .chain(similar_pairs::rebuild_statements())
+            .chain(similar_vectors::rebuild_statements(self.backend()));
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for sql in statements {
+                sqlx::query(&sql).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
     }
 
     /// Versions of the migrations applied so far, ascending.

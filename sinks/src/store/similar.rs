@@ -64,9 +64,17 @@ pub(crate) const DEPTH: i64 = 256;
 /// How many candidates each of the two orders of [`shortlist`] sends to exact scoring.
 pub(crate) const SHORTLIST: usize = 80;
 
-/// A stored batch's code counts, and its norm: the query of [`Store::similar_batches`].
-const QUERY_CODES_SQL: &str = "SELECT code, events FROM batch_codes WHERE batch_id = $1";
-const QUERY_NORM_SQL: &str = "SELECT code_norm FROM batches WHERE batch_id = $1";
+/// A stored batch's code counts, each with its norm: the query of
+/// [`Store::similar_batches`], in one round trip (no rows for a batch without codes).
+const QUERY_SQL: &str = "SELECT c.code, c.events, b.code_norm FROM batch_codes c \
+     JOIN batches b ON b.batch_id = c.batch_id WHERE c.batch_id = $1";
+
+/// The counts and the norm of [`QUERY_SQL`]'s rows; `None` for a batch without codes or
+/// without a norm, which has no similar batches.
+fn query_of(rows: Vec<(String, i64, f64)>) -> Option<(Vec<(String, i64)>, f64)> {
+    let norm = rows.first().map(|r| r.2).filter(|n| *n > 0.0)?;
+    Some((rows.into_iter().map(|(code, events, _)| (code, events)).collect(), norm))
+}
 
 /// The postings the search reads, in one statement: for each searched code `k` (binding
 /// `$(2k+2)` the code and `$(2k+3)` the query's component `q̂_c`), the head of its list,
@@ -416,14 +424,8 @@ impl Store {
         let backend = self.backend();
         with_pool!(self, pool => {
             let mut conn = pool.acquire().await?;
-            let codes: Vec<(String, i64)> =
-                sqlx::query_as(QUERY_CODES_SQL).bind(batch_id).fetch_all(&mut *conn).await?;
-            let norm: Option<f64> =
-                sqlx::query_scalar(QUERY_NORM_SQL).bind(batch_id).fetch_optional(&mut *conn).await?;
-            let Some(norm) = norm.filter(|n| *n > 0.0) else { return Ok(Vec::new()) };
-            if codes.is_empty() {
-                return Ok(Vec::new());
-            }
+            let rows = sqlx::query_as(QUERY_SQL).bind(batch_id).fetch_all(&mut *conn).await?;
+            let Some((codes, norm)) = query_of(rows) else { return Ok(Vec::new()) };
             Ok(similar_search!(backend, conn, batch_id, &codes, norm))
         })
     }
@@ -435,9 +437,8 @@ impl Store {
         let backend = self.backend();
         let ids = super::to_json(&[batch_id])?;
         with_pool!(self, pool => {
-            let codes: Vec<(String, i64)> = sqlx::query_as(QUERY_CODES_SQL).bind(batch_id).fetch_all(pool).await?;
-            let norm: Option<f64> = sqlx::query_scalar(QUERY_NORM_SQL).bind(batch_id).fetch_optional(pool).await?;
-            let Some(norm) = norm.filter(|n| *n > 0.0 && !codes.is_empty()) else { return Ok(Vec::new()) };
+            let rows = sqlx::query_as(QUERY_SQL).bind(batch_id).fetch_all(pool).await?;
+            let Some((codes, norm)) = query_of(rows) else { return Ok(Vec::new()) };
             let query = Query::new(batch_id, &codes, norm);
             let (code, count) = query.searched[0];
             let mut lines = explain!(backend, pool, postings_sql(backend, 1),

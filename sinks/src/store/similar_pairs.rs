@@ -7,9 +7,6 @@
 
 use std::sync::LazyLock;
 
-use super::{Store, with_pool};
-use crate::error::StoreError;
-
 /// How far from the query's components on its two heaviest codes the pair index is read.
 pub(crate) const PAIR_RADIUS: f64 = 0.25;
 /// How many batches of the pair index, the closest on those two codes, are scored exactly.
@@ -54,7 +51,7 @@ macro_rules! bind_pair {
 pub(crate) use bind_pair;
 
 /// The pair index row of the batch `$1` (the rows of every completed batch without the
-/// filter, for [`Store::rebuild_similar_pairs`]), from its postings: the statement of
+/// filter, for [`rebuild_statements`]), from its postings: the statement of
 /// migration 0010.
 fn pair_insert_sql(filter: &str) -> String {
     format!(
@@ -72,17 +69,8 @@ fn pair_insert_sql(filter: &str) -> String {
 pub(crate) static PAIR_OF_BATCH_SQL: LazyLock<String> =
     LazyLock::new(|| pair_insert_sql("WHERE batch_id = $1"));
 
-impl Store {
-    /// Recomputes the pair index from the postings, in one transaction: for bulk loads
-    /// that write `completed_codes` directly (the store_scale benchmark's `COPY`).
-    pub(crate) async fn rebuild_similar_pairs(&self) -> Result<(), StoreError> {
-        let insert = pair_insert_sql("");
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("DELETE FROM completed_pairs").execute(&mut *tx).await?;
-            sqlx::query(&insert).execute(&mut *tx).await?;
-            tx.commit().await?;
-            Ok(())
-        })
-    }
+/// The statements that recompute the pair index from the postings
+/// ([`Store::rebuild_derived_tables`](super::Store::rebuild_derived_tables)).
+pub(crate) fn rebuild_statements() -> [String; 2] {
+    ["DELETE FROM completed_pairs".to_owned(), pair_insert_sql("")]
 }

@@ -7,7 +7,7 @@
 use std::sync::LazyLock;
 
 use super::similar::{Query, Scored, TOP};
-use super::{Backend, Store, dialect, with_pool};
+use super::{Backend, dialect};
 use crate::error::StoreError;
 
 /// The vectors of the candidates whose ids `$1` (a JSON array) lists: rows `(batch_id,
@@ -71,19 +71,10 @@ pub(crate) fn rank(query: &Query<'_>, rows: Vec<(String, f64, String)>) -> Resul
     Ok(scored)
 }
 
-impl Store {
-    /// Recomputes the vectors from the postings, in one transaction: for bulk loads that
-    /// write `completed_codes` directly (the store_scale benchmark's `COPY`).
-    pub(crate) async fn rebuild_similar_vectors(&self) -> Result<(), StoreError> {
-        let insert = vector_insert_sql(self.backend(), "");
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("DELETE FROM completed_vectors").execute(&mut *tx).await?;
-            sqlx::query(&insert).execute(&mut *tx).await?;
-            tx.commit().await?;
-            Ok(())
-        })
-    }
+/// The statements that recompute the vectors from the postings
+/// ([`Store::rebuild_derived_tables`](super::Store::rebuild_derived_tables)).
+pub(crate) fn rebuild_statements(backend: Backend) -> [String; 2] {
+    ["DELETE FROM completed_vectors".to_owned(), vector_insert_sql(backend, "")]
 }
 
 #[cfg(test)]

@@ -152,7 +152,7 @@ async fn assert_all_queries_agree(db: &TestDb) {
 
 /// Every row of the tables kept beside the postings (the firmware rollups, the similar
 /// search's pair index and vectors), in key order, as text.
-pub(crate) async fn rollup_rows(store: &Store) -> Vec<String> {
+pub(crate) async fn derived_rows(store: &Store) -> Vec<String> {
     let sql = "SELECT firmware || ' ' || day || ' - ' || batches || ' ' || records || ' ' || error_events \
                FROM firmware_days \
                UNION ALL SELECT firmware || ' ' || day || ' ' || code || ' ' || batches || ' ' || events \
@@ -174,11 +174,11 @@ pub(crate) async fn rollup_rows(store: &Store) -> Vec<String> {
 /// The rollups the triggers kept, and the pair index and vectors the writes kept, equal the ones
 /// recomputed from the rows they derive from.
 async fn assert_rollups_rebuild_alike(store: &Store) {
-    let kept = rollup_rows(store).await;
+    let kept = derived_rows(store).await;
     assert!(kept.iter().any(|row| row.starts_with("pair ")), "the writes keep a pair index");
     assert!(kept.iter().any(|row| row.starts_with("vector ")), "the writes keep the vectors");
     store.rebuild_derived_tables().await.expect("rebuild");
-    assert_eq!(rollup_rows(store).await, kept);
+    assert_eq!(derived_rows(store).await, kept);
 }
 
 /// Half the fleet, then (a moment later) the other half; a prune of the first half; a
@@ -205,7 +205,7 @@ async fn filtered_fleet_equals_old_query(db: &TestDb) {
     assert_rollups_rebuild_alike(&db.store).await;
 
     db.store.prune(Duration::ZERO).await.expect("prune all");
-    assert_eq!(rollup_rows(&db.store).await, Vec::<String>::new(), "nothing left to sum");
+    assert_eq!(derived_rows(&db.store).await, Vec::<String>::new(), "nothing left to sum");
     assert_all_queries_agree(db).await;
 }
 both_backends!(fleet_filtered, filtered_fleet_equals_old_query);

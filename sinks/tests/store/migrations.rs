@@ -2,7 +2,7 @@
 //! backfills of migrations that derive tables from rows stored before them.
 
 use crate::common::TestDb;
-use crate::fleet_filtered::rollup_rows;
+use crate::fleet_filtered::derived_rows;
 use crate::similar::{bulk_load_rows, fleet};
 
 const TABLES: [&str; 19] = [
@@ -60,14 +60,14 @@ async fn backfills_equal_the_rebuilds(db: &TestDb) {
     db.store.migrate_to(9).await.expect("migrate to 0009");
     bulk_load_rows(db, &fleet(300, 11)).await;
     db.store.migrate().await.expect("migrate the rest");
-    let backfilled = rollup_rows(&db.store).await;
+    let backfilled = derived_rows(&db.store).await;
     assert!(backfilled.iter().any(|row| row.starts_with("pair ")), "0010 fills the pair index");
     let vectors = backfilled.iter().filter(|row| row.starts_with("vector ")).count();
     assert_eq!(vectors, 300, "0012 fills a vector per completed batch with codes");
     let seen = backfilled.iter().filter(|row| row.contains(" vin ") && !row.ends_with(" -")).count();
     assert!(seen > 100, "0011 fills the latest record times ({seen} rows)");
     db.store.rebuild_derived_tables().await.expect("rebuild");
-    assert_eq!(rollup_rows(&db.store).await, backfilled);
+    assert_eq!(derived_rows(&db.store).await, backfilled);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

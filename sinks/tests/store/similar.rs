@@ -87,7 +87,7 @@ fn norm(codes: &[(String, i64)]) -> f64 {
 /// then `completed_codes` with the statement of migration 0005, and the pair index).
 async fn bulk_load(db: &TestDb, batches: &[Synth]) {
     bulk_load_rows(db, batches).await;
-    db.store.rebuild_derived_tables().await.expect("pair index");
+    db.store.rebuild_derived_tables().await.expect("derived tables");
     if let Store::Postgres(_) = db.store {
         db.exec("ANALYZE").await.expect("analyze");
     }
