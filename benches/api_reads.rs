@@ -7,7 +7,9 @@
 //! (`apt-get install wrk`), wrk with one thread and `C` connections: a client written
 //! for load, so that the figure is the server's more than the client's.
 //!
-//! Beside each rate, the server's CPU time per request (its one runtime thread's run time
+//! The servers run on `ARGUS_BENCH_SERVER_THREADS` tokio threads (default 1, which leaves
+//! the other core to the client; `argus serve` runs 2).
+//! Beside each rate, the server's CPU time per request (its runtime threads' run time
 //! over the measurement, from `/proc/self/task/*/schedstat`, divided by the requests
 //! served): on a machine shared with other work the rates move with the load, the server's
 //! own CPU time per request much less.
@@ -268,7 +270,8 @@ fn main() {
     }
     let client: String = common::env_or("ARGUS_BENCH_CLIENT", "all".to_owned());
     let tmp = tempfile::tempdir().unwrap();
-    let server_rt = runtime(1, SERVER_THREAD);
+    let server_threads: usize = common::env_or("ARGUS_BENCH_SERVER_THREADS", 1);
+    let server_rt = runtime(server_threads, SERVER_THREAD);
     let client_rt = runtime(1, "bench-client");
     let url = format!("sqlite://{}?mode=rwc", tmp.path().join("argus.db").display());
     let store = server_rt.block_on(Store::open(&url)).unwrap();
@@ -321,7 +324,7 @@ fn main() {
         return;
     }
     println!(
-        "## API reads: {concurrency} concurrent keep-alive clients, {seconds} s each, server and client one tokio thread each"
+        "## API reads: {concurrency} concurrent keep-alive clients, {seconds} s each, server {server_threads} tokio thread(s), client one"
     );
     println!("report body: {} bytes; load before: {}", body.len(), common::loadavg());
     let wrk_only = client == "wrk";

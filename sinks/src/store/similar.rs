@@ -42,6 +42,7 @@
 //! The cost is bounded by the query's codes × the depth, plus [`SHORTLIST`] × 2 and the
 //! pair read's candidates scored, whatever the fleet's size.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
@@ -143,46 +144,70 @@ macro_rules! bind_postings {
     }};
 }
 
-/// The search's postings read on a connection, in the form its backend hands over best:
-/// rows `(k, range, batch_id, weight)`, one per posting.
+/// The postings the search read, as its backend hands them over: a row of two arrays per
+/// range on Postgres, one JSON array on SQLite (see [`postings_sql`]).
+pub(crate) enum PostingsRead {
+    Ranges(Vec<(i32, i32, Vec<String>, Vec<f64>)>),
+    Json(String),
+}
+
+/// One posting read: the list `k` (the query's `k`-th searched code), the range (0 head,
+/// 1 below, 2 above), a batch and its weight on the list.
+pub(crate) type Posting<'a> = (i32, i32, Cow<'a, str>, f64);
+
+/// A posting of the SQLite form: the weight as text that reads back exactly. The batch id
+/// is borrowed from the JSON text unless it holds an escape.
+#[derive(serde::Deserialize)]
+struct JsonPosting<'a>(i32, i32, #[serde(borrow)] Cow<'a, str>, &'a str);
+
+impl PostingsRead {
+    /// The postings, their batch ids borrowed from what was read.
+    pub fn postings(&self) -> Result<Vec<Posting<'_>>, StoreError> {
+        match self {
+            PostingsRead::Ranges(ranges) => {
+                let mut rows = Vec::with_capacity(ranges.iter().map(|r| r.2.len()).sum());
+                for (k, range, ids, weights) in ranges {
+                    debug_assert_eq!(ids.len(), weights.len());
+                    rows.extend(
+                        ids.iter().zip(weights).map(|(id, w)| (*k, *range, Cow::Borrowed(id.as_str()), *w)),
+                    );
+                }
+                Ok(rows)
+            }
+            PostingsRead::Json(json) => {
+                let corrupt =
+                    |e: &dyn std::fmt::Display| StoreError::Corrupt(format!("similar search postings: {e}"));
+                let rows: Vec<JsonPosting<'_>> = serde_json::from_str(json).map_err(|e| corrupt(&e))?;
+                rows.into_iter()
+                    .map(|JsonPosting(k, range, id, weight)| {
+                        Ok((k, range, id, weight.parse().map_err(|e| corrupt(&e))?))
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// The search's postings read on a connection, in the form its backend hands over best.
 pub(crate) trait ReadPostings {
     fn read_postings(
         &mut self,
         query: &Query<'_>,
-    ) -> impl Future<Output = Result<Vec<(i32, i32, String, f64)>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<PostingsRead, StoreError>> + Send;
 }
 
 impl ReadPostings for sqlx::PgConnection {
-    async fn read_postings(&mut self, query: &Query<'_>) -> Result<Vec<(i32, i32, String, f64)>, StoreError> {
+    async fn read_postings(&mut self, query: &Query<'_>) -> Result<PostingsRead, StoreError> {
         let sql = postings_sql(Backend::Postgres, query.searched.len());
-        let ranges: Vec<(i32, i32, Vec<String>, Vec<f64>)> =
-            bind_postings!(sqlx::query_as(sql), query).fetch_all(self).await?;
-        let mut rows = Vec::with_capacity(ranges.iter().map(|r| r.2.len()).sum());
-        for (k, range, ids, weights) in ranges {
-            debug_assert_eq!(ids.len(), weights.len());
-            rows.extend(ids.into_iter().zip(weights).map(|(id, weight)| (k, range, id, weight)));
-        }
-        Ok(rows)
+        Ok(PostingsRead::Ranges(bind_postings!(sqlx::query_as(sql), query).fetch_all(self).await?))
     }
 }
 
 impl ReadPostings for sqlx::SqliteConnection {
-    async fn read_postings(&mut self, query: &Query<'_>) -> Result<Vec<(i32, i32, String, f64)>, StoreError> {
+    async fn read_postings(&mut self, query: &Query<'_>) -> Result<PostingsRead, StoreError> {
         let sql = postings_sql(Backend::Sqlite, query.searched.len());
-        let json: String = bind_postings!(sqlx::query_scalar(sql), query).fetch_one(self).await?;
-        decode_postings(&json)
+        Ok(PostingsRead::Json(bind_postings!(sqlx::query_scalar(sql), query).fetch_one(self).await?))
     }
-}
-
-/// The rows of [`postings_sql`]'s JSON array.
-pub(crate) fn decode_postings(json: &str) -> Result<Vec<(i32, i32, String, f64)>, StoreError> {
-    let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(format!("similar search postings: {e}"));
-    let rows: Vec<(i32, i32, String, String)> = serde_json::from_str(json).map_err(|e| corrupt(&e))?;
-    rows.into_iter()
-        .map(|(k, range, batch_id, weight)| {
-            Ok((k, range, batch_id, weight.parse().map_err(|e| corrupt(&e))?))
-        })
-        .collect()
 }
 
 /// The query batch as the search sees it.
@@ -286,20 +311,36 @@ impl ListRead {
     }
 }
 
-/// Each candidate's weights on the searched codes where the search read its postings
-/// (`None` where it did not), and what it read of each list, from the rows of
-/// [`postings_sql`] cut at `depth`. The query batch itself is no candidate.
-pub(crate) fn tally_postings(
-    query: &Query<'_>,
-    depth: i64,
-    rows: Vec<(i32, i32, String, f64)>,
-) -> (HashMap<String, Vec<Option<f64>>>, Vec<ListRead>) {
+/// What the search read: each candidate's weights on the searched codes where its
+/// postings were read, and what was read of each list.
+#[derive(Debug)]
+pub(crate) struct Tally<'a> {
+    /// Each candidate's index in `weights`.
+    candidates: HashMap<Cow<'a, str>, usize>,
+    /// Candidate `i`'s weight on list `k` at `i × codes + k`; `None` where not read.
+    weights: Vec<Option<f64>>,
+    pub reads: Vec<ListRead>,
+}
+
+#[cfg(test)]
+impl Tally<'_> {
+    /// A candidate's weights on the searched codes, where they were read.
+    pub fn weights_of(&self, batch_id: &str) -> Option<&[Option<f64>]> {
+        let codes = self.reads.len();
+        self.candidates.get(batch_id).map(|&i| &self.weights[i * codes..(i + 1) * codes])
+    }
+}
+
+/// The tally of the postings of [`postings_sql`] cut at `depth`. The query batch itself is
+/// no candidate.
+pub(crate) fn tally_postings<'a>(query: &Query<'_>, depth: i64, postings: Vec<Posting<'a>>) -> Tally<'a> {
     let codes = query.searched.len();
     // Per list and range (head, below, above): rows read, and the weight read last, the
     // range's extreme in its order.
     let mut ranges = vec![[(0usize, None::<f64>); 3]; codes];
-    let mut seen: HashMap<String, Vec<Option<f64>>> = HashMap::new();
-    for (k, range, batch_id, weight) in rows {
+    let mut candidates: HashMap<Cow<'a, str>, usize> = HashMap::with_capacity(postings.len());
+    let mut weights = Vec::with_capacity(postings.len() * codes);
+    for (k, range, batch_id, weight) in postings {
         let (Ok(k), Ok(range)) = (usize::try_from(k), usize::try_from(range)) else { continue };
         debug_assert!(k < codes && range < 3, "a posting row outside the statement's ranges");
         let Some((read, last)) = ranges.get_mut(k).and_then(|r| r.get_mut(range)) else { continue };
@@ -310,9 +351,15 @@ pub(crate) fn tally_postings(
             Some(w) if range == 2 => w.max(weight),
             Some(w) => w.min(weight),
         });
-        if batch_id != query.id {
-            seen.entry(batch_id).or_insert_with(|| vec![None; codes])[k] = Some(weight);
+        if batch_id == query.id {
+            continue;
         }
+        let next = candidates.len();
+        let i = *candidates.entry(batch_id).or_insert(next);
+        if i == next {
+            weights.resize(weights.len() + codes, None);
+        }
+        weights[i * codes + k] = Some(weight);
     }
     let reads = ranges
         .iter()
@@ -322,7 +369,7 @@ pub(crate) fn tally_postings(
             above: ListRead::cut(above.0, depth, above.1),
         })
         .collect();
-    (seen, reads)
+    Tally { candidates, weights, reads }
 }
 
 /// One scored candidate: id, dot product, norm.
@@ -346,32 +393,32 @@ impl Scored {
 /// posting on a long list fell outside the band, behind the many batches the head read;
 /// the partial score keeps one seen where it matters, whose bound stays below the loose
 /// bounds of batches seen once on a dense list.
-pub(crate) fn shortlist(
-    query: &Query<'_>,
-    seen: HashMap<String, Vec<Option<f64>>>,
-    reads: &[ListRead],
-) -> Vec<String> {
+pub(crate) fn shortlist(query: &Query<'_>, tally: &Tally<'_>) -> Vec<String> {
     let units: Vec<f64> = query.searched.iter().map(|(_, n)| query.unit(*n)).collect();
-    let candidates: Vec<(String, f64, f64)> = seen
-        .into_iter()
-        .map(|(id, weights)| {
+    let codes = units.len();
+    let mut candidates: Vec<(&str, f64, f64)> = tally
+        .candidates
+        .iter()
+        .map(|(id, &i)| {
+            let weights = &tally.weights[i * codes..(i + 1) * codes];
             let shown = weights.iter().zip(&units).map(|(w, u)| w.unwrap_or(0.0) * u).sum();
-            let bound = query.bound_of(&weights, reads);
-            (id, bound, shown)
+            (id.as_ref(), query.bound_of(weights, &tally.reads), shown)
         })
         .collect();
-    let mut chosen = vec![false; candidates.len()];
-    let mut order: Vec<usize> = (0..candidates.len()).collect();
-    for key in [|c: &(String, f64, f64)| c.1, |c: &(String, f64, f64)| c.2] {
-        order.sort_by(|&a, &b| {
-            let (a, b) = (&candidates[a], &candidates[b]);
-            key(b).total_cmp(&key(a)).then_with(|| a.0.cmp(&b.0))
-        });
-        for &i in order.iter().take(SHORTLIST) {
-            chosen[i] = true;
-        }
+    if candidates.len() <= SHORTLIST {
+        return candidates.into_iter().map(|c| c.0.to_owned()).collect();
     }
-    candidates.into_iter().zip(chosen).filter(|(_, chosen)| *chosen).map(|(c, _)| c.0).collect()
+    let mut chosen: Vec<String> = Vec::with_capacity(2 * SHORTLIST);
+    for key in [|c: &(&str, f64, f64)| c.1, |c: &(&str, f64, f64)| c.2] {
+        // The best SHORTLIST by the key, ties by id: a set, in no particular order.
+        candidates.select_nth_unstable_by(SHORTLIST - 1, |a, b| {
+            key(b).total_cmp(&key(a)).then_with(|| a.0.cmp(b.0))
+        });
+        chosen.extend(candidates[..SHORTLIST].iter().map(|c| c.0.to_owned()));
+    }
+    chosen.sort_unstable();
+    chosen.dedup();
+    chosen
 }
 
 /// The five completed batches closest to the batch `$id` (its counts `$codes`, a
@@ -379,10 +426,10 @@ pub(crate) fn shortlist(
 /// transaction or a pool connection, used as `&mut *$conn`). Evaluates to
 /// `Vec<SimilarBatch>`; `?` propagates database errors.
 macro_rules! similar_search {
-    ($backend:expr, $conn:ident, $id:expr, $codes:expr, $norm:expr) => {{
+    ($conn:ident, $id:expr, $codes:expr, $norm:expr) => {{
         use $crate::store::similar::{DEPTH, Query, ReadPostings, shortlist, tally_postings};
         use $crate::store::similar_pairs::{PAIRS_SQL, bind_pair};
-        use $crate::store::similar_vectors::{rank, scoring_sql};
+        use $crate::store::similar_vectors::{ScoreCandidates, rank};
         let query = Query::new($id, $codes, $norm);
         let mut ranked = Vec::new();
         // No search for a batch without codes (its writers never search one).
@@ -393,16 +440,13 @@ macro_rules! similar_search {
                 Some(pair) => bind_pair!(sqlx::query_scalar(PAIRS_SQL), pair).fetch_all(&mut *$conn).await?,
                 None => Vec::new(),
             };
-            let rows = ReadPostings::read_postings(&mut *$conn, &query).await?;
-            let (seen, reads) = tally_postings(&query, DEPTH, rows);
-            candidates.extend(shortlist(&query, seen, &reads));
+            let read = ReadPostings::read_postings(&mut *$conn, &query).await?;
+            let tally = tally_postings(&query, DEPTH, read.postings()?);
+            candidates.extend(shortlist(&query, &tally));
             candidates.sort_unstable();
             candidates.dedup();
             if !candidates.is_empty() {
-                let ids = $crate::store::to_json(&candidates)?;
-                let rows: Vec<(String, f64, String)> =
-                    sqlx::query_as(scoring_sql($backend)).bind(ids).fetch_all(&mut *$conn).await?;
-                ranked = rank(&query, rows)?;
+                ranked = rank(ScoreCandidates::score_candidates(&mut *$conn, &query, &candidates).await?);
             }
         }
         ranked
@@ -421,12 +465,11 @@ impl Store {
     /// (the batch itself excluded) as its write searched them: what a diagnosis would list
     /// if the batch were written today. Empty for a batch without codes or unknown.
     pub async fn similar_batches(&self, batch_id: &str) -> Result<Vec<SimilarBatch>, StoreError> {
-        let backend = self.backend();
         with_pool!(self, pool => {
             let mut conn = pool.acquire().await?;
             let rows = sqlx::query_as(QUERY_SQL).bind(batch_id).fetch_all(&mut *conn).await?;
             let Some((codes, norm)) = query_of(rows) else { return Ok(Vec::new()) };
-            Ok(similar_search!(backend, conn, batch_id, &codes, norm))
+            Ok(similar_search!(conn, batch_id, &codes, norm))
         })
     }
 
@@ -482,22 +525,28 @@ mod tests {
             (0, 2, "x".to_owned(), 1.0),
             (1, 1, "y".to_owned(), 0.5),
         ];
-        let (seen, reads) = tally_postings(&q, 2, rows);
-        assert!(!seen.contains_key("me"));
-        assert_eq!(seen["x"], [Some(1.0), None]);
-        assert_eq!(seen["y"], [Some(0.7), Some(0.5)]);
+        let rows = rows.into_iter().map(|(k, r, id, w)| (k, r, Cow::Owned(id), w)).collect();
+        let tally = tally_postings(&q, 2, rows);
+        assert!(tally.weights_of("me").is_none());
+        assert_eq!(tally.weights_of("x"), Some(&[Some(1.0), None][..]));
+        assert_eq!(tally.weights_of("y"), Some(&[Some(0.7), Some(0.5)][..]));
+        let reads = &tally.reads;
         assert_eq!((reads[0].head, reads[0].below, reads[0].above), (Some(0.8), Some(0.7), None));
         assert_eq!((reads[1].head, reads[1].below, reads[1].above), (None, None, None));
         // One statement binds the depth, then each code and its component.
         let sql = postings_sql(Backend::Sqlite, 2);
         assert_eq!(sql.matches("UNION ALL").count(), 5);
         assert!(sql.contains("code = $4 AND weight > $5 ORDER BY weight, batch_id DESC LIMIT $1"));
-        // The one row decodes to the rows, weights exactly.
+        // The one row decodes to the rows, weights exactly, an id with an escape too.
         let weight = 0.1f64 + 0.2;
-        let json = format!(r#"[[0, 2, "x", "{weight:?}"], [1, 0, "y", "1"]]"#);
-        let rows = decode_postings(&json).expect("decode");
-        assert_eq!(rows, [(0, 2, "x".to_owned(), weight), (1, 0, "y".to_owned(), 1.0)]);
-        assert!(decode_postings(r#"[[0, 2, "x", "heavy"]]"#).is_err());
+        let read = PostingsRead::Json(format!(r#"[[0, 2, "x", "{weight:?}"], [1, 0, "y\"z", "1"]]"#));
+        let rows = read.postings().expect("decode");
+        assert_eq!(rows, [(0, 2, Cow::Borrowed("x"), weight), (1, 0, Cow::Borrowed("y\"z"), 1.0)]);
+        assert!(PostingsRead::Json(r#"[[0, 2, "x", "heavy"]]"#.to_owned()).postings().is_err());
+        // The Postgres form: a row of arrays per range.
+        let read = PostingsRead::Ranges(vec![(1, 2, vec!["x".to_owned(), "y".to_owned()], vec![0.5, 0.25])]);
+        let rows = read.postings().expect("decode");
+        assert_eq!(rows, [(1, 2, Cow::Borrowed("x"), 0.5), (1, 2, Cow::Borrowed("y"), 0.25)]);
     }
 
     #[test]
@@ -505,16 +554,20 @@ mod tests {
         let mine = codes(&[("A", 3), ("B", 4)]);
         let q = Query::new("me", &mine, 5.0);
         // Dense lists: the weights not read are within 0.01 of q̂_B = 0.8 and q̂_A = 0.6.
-        let reads = [
+        let reads = vec![
             ListRead { head: Some(0.9), below: Some(0.79), above: Some(0.81) },
             ListRead { head: Some(0.9), below: Some(0.59), above: Some(0.61) },
         ];
         // Batches seen once, at q̂_A: nothing read rules them out (bound ≈ 1), little shown.
-        let mut seen: HashMap<String, Vec<Option<f64>>> =
-            (0..2 * SHORTLIST).map(|i| (format!("loose{i:04}"), vec![None, Some(0.6)])).collect();
+        let mut tally = Tally { candidates: HashMap::new(), weights: Vec::new(), reads };
+        for i in 0..2 * SHORTLIST {
+            tally.candidates.insert(Cow::Owned(format!("loose{i:04}")), i);
+            tally.weights.extend([None, Some(0.6)]);
+        }
         // A batch of B alone: bound 0.98, below every loose one, but 0.8 shown.
-        seen.insert("pure".to_owned(), vec![Some(1.0), None]);
-        let chosen = shortlist(&q, seen, &reads);
+        tally.candidates.insert(Cow::Borrowed("pure"), 2 * SHORTLIST);
+        tally.weights.extend([Some(1.0), None]);
+        let chosen = shortlist(&q, &tally);
         assert!(chosen.iter().any(|id| id == "pure"));
         assert_eq!(chosen.len(), SHORTLIST + 1);
     }

@@ -266,7 +266,7 @@ impl Store {
             // feed the similar search and the filtered fleet query (similar.rs, fleet.rs).
             let mut diagnosis = diagnosis.clone();
             diagnosis.similar_batches = if row.target == BatchState::Completed && row.code_norm > 0.0 {
-                let similar = similar_search!(backend, tx, id, &row.codes, row.code_norm);
+                let similar = similar_search!(tx, id, &row.codes, row.code_norm);
                 sqlx::query(
                     "INSERT INTO completed_codes (batch_id, code, events, weight, vin, firmware, last_ts_ns) \
                      SELECT c.batch_id, c.code, c.events, c.events / b.code_norm, b.vin, b.firmware, b.last_ts_ns \
