@@ -1,13 +1,16 @@
-//! `argus prune --older-than DURATION [--database-url URL] [--dry-run]`: removes the
-//! batches that have been final (completed or failed) for longer than DURATION, with
-//! everything stored for them, and tombstones their ids (sinks/src/store/prune.rs). The
-//! store defaults to the embedded one of `argus serve` under `--data-dir`.
+//! `argus prune --older-than DURATION [--database-url URL] [--object-store URL|DIR]
+//! [--dry-run]`: removes the batches that have been final (completed or failed) for longer
+//! than DURATION, with everything stored for them, and tombstones their ids
+//! (sinks/src/store/prune.rs); then deletes their uploaded files from the object store.
+//! The store and the object store default to the embedded ones of `argus serve` under
+//! `--data-dir`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use argus_api::Objects;
 use argus_sinks::{Store, StoreOptions, store::redact};
 
 use crate::args::parse_duration;
@@ -22,6 +25,10 @@ pub struct PruneArgs {
     /// (migrated first, as `argus serve` does).
     #[arg(long)]
     pub database_url: Option<String>,
+    /// The object store `argus serve` uploads to: `s3://bucket/prefix`, `file:///dir`, or
+    /// a directory. Default: `objects` under `--data-dir`, when it exists.
+    #[arg(long)]
+    pub object_store: Option<String>,
     /// `argus serve`'s data directory, whose embedded store (`argus.db`) is pruned unless
     /// `--database-url` names another.
     #[arg(long, default_value = "argus-data")]
@@ -54,17 +61,84 @@ async fn prune(args: &PruneArgs) -> anyhow::Result<()> {
         let age = humantime_secs(args.older_than);
         if args.dry_run {
             let due = store.prunable(args.older_than).await.with_context(|| format!("counting in {url}"))?;
-            println!("{url}: would prune {} batch(es) final for more than {age}", due.batches);
-        } else {
-            let pruned = store.prune(args.older_than).await.with_context(|| format!("pruning {url}"))?;
-            tracing::info!(url = %url, batches = pruned.batches, older_than = %age, "pruned");
-            println!("{url}: pruned {} batch(es) final for more than {age}", pruned.batches);
+            let listed = store.pruned_object_count().await.with_context(|| format!("reading {url}"))?;
+            println!(
+                "{url}: would prune {} batch(es) final for more than {age}, and delete {} uploaded object(s)",
+                due.batches,
+                due.objects + listed
+            );
+            return anyhow::Ok(());
         }
+        let pruned = store.prune(args.older_than).await.with_context(|| format!("pruning {url}"))?;
+        tracing::info!(url = %url, batches = pruned.batches, objects = pruned.objects, older_than = %age, "pruned");
+        println!("{url}: pruned {} batch(es) final for more than {age}", pruned.batches);
+        let Some(objects) = object_store(args)? else {
+            let left = store.pruned_object_count().await?;
+            if left > 0 {
+                println!("{left} uploaded object(s) of pruned batches left to delete: name the object store (--object-store)");
+            }
+            return anyhow::Ok(());
+        };
+        let deleted = delete_pruned_objects(&store, &objects).await?;
+        println!("deleted {} uploaded object(s) of pruned batches", deleted);
         anyhow::Ok(())
     }
     .await;
     store.close().await;
     result
+}
+
+/// The object store named, or `argus serve`'s default one if it exists (pruning creates
+/// none).
+fn object_store(args: &PruneArgs) -> anyhow::Result<Option<Objects>> {
+    let spec = match &args.object_store {
+        Some(spec) => spec.clone(),
+        None => {
+            let dir = args.data_dir.join("objects");
+            if !dir.is_dir() {
+                return Ok(None);
+            }
+            dir.to_string_lossy().into_owned()
+        }
+    };
+    let objects = Objects::open(&spec).map_err(|e| anyhow::anyhow!("object store {spec}: {e}"))?;
+    Ok(Some(objects))
+}
+
+/// How many objects are deleted between two updates of the list.
+const DELETE_CHUNK: u32 = 256;
+
+/// Deletes the listed objects of pruned batches (an object already gone counts as
+/// deleted) and forgets each once deleted; returns how many. An object that cannot be
+/// deleted stays listed, for the next prune: the command then fails, naming the first.
+async fn delete_pruned_objects(store: &Store, objects: &Objects) -> anyhow::Result<u64> {
+    let mut deleted = 0;
+    loop {
+        let uris =
+            store.pruned_objects(DELETE_CHUNK).await.context("reading the objects of pruned batches")?;
+        if uris.is_empty() {
+            return Ok(deleted);
+        }
+        let mut gone = Vec::with_capacity(uris.len());
+        let mut failed = None;
+        for uri in uris {
+            match objects.delete_uri(&uri).await {
+                Ok(()) => gone.push(uri),
+                Err(error) => {
+                    tracing::warn!(%uri, %error, "cannot delete an object of a pruned batch");
+                    failed.get_or_insert((uri, error));
+                }
+            }
+        }
+        store.forget_pruned_objects(&gone).await.context("updating the objects of pruned batches")?;
+        deleted += gone.len() as u64;
+        if let Some((uri, error)) = failed {
+            anyhow::bail!(
+                "deleted {deleted} uploaded object(s) of pruned batches, then could not delete {uri}: {error} \
+                 (it stays listed; run the prune again)"
+            );
+        }
+    }
 }
 
 /// `86400s` as the user would read it back: the largest unit that divides it.

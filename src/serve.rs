@@ -97,11 +97,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             dir.canonicalize()?.to_string_lossy().into_owned()
         }
     };
-    let objects = if object_store.contains("://") {
-        Objects::from_url(&object_store)?
-    } else {
-        Objects::local(std::path::Path::new(&object_store))?
-    };
+    let objects =
+        Objects::open(&object_store).map_err(|e| anyhow::anyhow!("object store {object_store}: {e}"))?;
 
     // The API's recorder is the process's: the dataflow's counters are copied into it.
     let state_metrics = argus_api::metrics::install_recorder();

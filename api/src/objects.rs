@@ -16,12 +16,22 @@ pub struct Objects {
 }
 
 impl Objects {
-    /// A local directory (created if missing).
+    /// A local directory (created if missing). Deleting a batch's last file removes its
+    /// directory too.
     pub fn local(dir: &std::path::Path) -> Result<Self, object_store::Error> {
         std::fs::create_dir_all(dir)
             .map_err(|e| object_store::Error::Generic { store: "local", source: Box::new(e) })?;
-        let store = LocalFileSystem::new_with_prefix(dir)?;
+        let store = LocalFileSystem::new_with_prefix(dir)?.with_automatic_cleanup(true);
         Ok(Self { store: Arc::new(store), root: ObjectPath::default() })
+    }
+
+    /// What `--object-store` names: a URL ([`Objects::from_url`]) or a local directory.
+    pub fn open(spec: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(if spec.contains("://") {
+            Self::from_url(spec)?
+        } else {
+            Self::local(std::path::Path::new(spec))?
+        })
     }
 
     /// `s3://bucket/prefix` (settings from `AWS_*`) or `file:///dir`.
@@ -37,6 +47,18 @@ impl Objects {
     /// The file's path relative to the root: what file-ready events carry as `uri`.
     pub fn relative_key(batch_id: &str, file_id: &str) -> String {
         format!("batches/{batch_id}/{file_id}")
+    }
+
+    /// Deletes the object of an upload's `uri` (relative to the root); one already gone
+    /// counts as deleted.
+    pub async fn delete_uri(&self, uri: &str) -> Result<(), object_store::Error> {
+        let relative =
+            ObjectPath::parse(uri).map_err(|source| object_store::Error::InvalidPath { source })?;
+        let path: ObjectPath = self.root.parts().chain(relative.parts()).collect();
+        match self.store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// The file's full path in the store.

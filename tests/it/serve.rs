@@ -60,8 +60,8 @@ impl Serve {
         (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
     }
 
-    /// Creates a batch, uploads the `*.rec` files of `dir`, completes it; returns its id.
-    pub async fn upload_batch(&self, dir: &Path) -> String {
+    /// Opens a batch of the vehicle `car-17`; returns its id.
+    pub async fn create_batch(&self) -> String {
         let created: Value = self
             .client
             .post(self.url("/batches"))
@@ -72,7 +72,12 @@ impl Serve {
             .json()
             .await
             .unwrap();
-        let id = created["batch_id"].as_str().unwrap().to_owned();
+        created["batch_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a batch, uploads the `*.rec` files of `dir`, completes it; returns its id.
+    pub async fn upload_batch(&self, dir: &Path) -> String {
+        let id = self.create_batch().await;
         for file in rec_files(dir) {
             let name = file.file_name().unwrap().to_string_lossy().into_owned();
             let response = self

@@ -14,6 +14,12 @@
 //! only, SQLite holds the one row of `prune_in_progress` until it commits. The fleet
 //! reports the dataflow wrote (`fleet_reports`) are left as they are (sinks/README.md,
 //! "Retention").
+//!
+//! The uploaded files of a pruned batch live in the object store, which no transaction
+//! spans: the prune transaction lists their uris in `pruned_objects` (migration 0014),
+//! and `argus prune` deletes the objects after it commits and then forgets them
+//! ([`Store::pruned_objects`], [`Store::forget_pruned_objects`]). An object store that
+//! fails or a crash in between leaves the list for the next prune to finish.
 
 use std::time::Duration;
 
@@ -28,6 +34,8 @@ const CHUNK: i64 = 500;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Pruned {
     pub batches: u64,
+    /// The uploaded objects of those batches, listed for deletion from the object store.
+    pub objects: u64,
 }
 
 /// The final batches that became final more than `$1` milliseconds ago, by the database
@@ -49,12 +57,45 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// How many batches [`Store::prune`] would remove now (a dry run).
+    /// How many batches [`Store::prune`] would remove now, and how many uploaded objects
+    /// it would list (a dry run).
     pub async fn prunable(&self, older_than: Duration) -> Result<Pruned, StoreError> {
-        let sql = format!("SELECT COUNT(*) {}", due_sql(self.backend()));
+        let due = due_sql(self.backend());
+        let sql = format!(
+            "SELECT (SELECT COUNT(*) {due}), \
+             (SELECT COUNT(*) FROM uploads WHERE batch_id IN (SELECT batch_id {due}))"
+        );
         let age = age_ms(older_than);
-        let n: i64 = with_pool!(self, pool => sqlx::query_scalar(&sql).bind(age).fetch_one(pool).await?);
-        Ok(Pruned { batches: u64::try_from(n).unwrap_or_default() })
+        let (batches, objects): (i64, i64) =
+            with_pool!(self, pool => sqlx::query_as(&sql).bind(age).fetch_one(pool).await?);
+        let count = |n: i64| u64::try_from(n).unwrap_or_default();
+        Ok(Pruned { batches: count(batches), objects: count(objects) })
+    }
+
+    /// Uploaded objects of pruned batches not yet deleted from the object store (uris
+    /// relative to its root), oldest first, at most `limit`.
+    pub async fn pruned_objects(&self, limit: u32) -> Result<Vec<String>, StoreError> {
+        let sql = "SELECT uri FROM pruned_objects ORDER BY pruned_at_ms, uri LIMIT $1";
+        Ok(with_pool!(self, pool => sqlx::query_scalar(sql).bind(i64::from(limit)).fetch_all(pool).await?))
+    }
+
+    /// How many uploaded objects of pruned batches are still to delete.
+    pub async fn pruned_object_count(&self) -> Result<u64, StoreError> {
+        let sql = "SELECT COUNT(*) FROM pruned_objects";
+        let n: i64 = with_pool!(self, pool => sqlx::query_scalar(sql).fetch_one(pool).await?);
+        Ok(u64::try_from(n).unwrap_or_default())
+    }
+
+    /// Forgets objects of pruned batches once deleted from the object store.
+    pub async fn forget_pruned_objects(&self, uris: &[String]) -> Result<(), StoreError> {
+        let sql = dialect(
+            self.backend(),
+            "DELETE FROM pruned_objects WHERE uri IN (SELECT json_array_elements_text($1::json))",
+            "DELETE FROM pruned_objects WHERE uri IN (SELECT value FROM json_each($1))",
+        );
+        let json = super::to_json(&uris)?;
+        with_pool!(self, pool => { sqlx::query(sql).bind(json).execute(pool).await?; });
+        Ok(())
     }
 
     /// Removes every batch that has been final for longer than `older_than`, with
@@ -64,16 +105,17 @@ impl Store {
         let age = age_ms(older_than);
         let mut pruned = Pruned::default();
         loop {
-            let removed = self.prune_chunk(age).await?;
-            pruned.batches += removed;
-            if removed < CHUNK as u64 {
-                tracing::info!(batches = pruned.batches, "prune done");
+            let chunk = self.prune_chunk(age).await?;
+            pruned.batches += chunk.batches;
+            pruned.objects += chunk.objects;
+            if chunk.batches < CHUNK as u64 {
+                tracing::info!(batches = pruned.batches, objects = pruned.objects, "prune done");
                 return Ok(pruned);
             }
         }
     }
 
-    async fn prune_chunk(&self, age_ms: i64) -> Result<u64, StoreError> {
+    async fn prune_chunk(&self, age_ms: i64) -> Result<Pruned, StoreError> {
         let backend = self.backend();
         let due = format!(
             "SELECT batch_id {} ORDER BY updated_at_ms, batch_id LIMIT $2{}",
@@ -84,6 +126,13 @@ impl Store {
             backend,
             "INSERT INTO batch_tombstones (batch_id) SELECT json_array_elements_text($1::json)",
             "INSERT INTO batch_tombstones (batch_id) SELECT value FROM json_each($1)",
+        );
+        let list_objects = dialect(
+            backend,
+            "INSERT INTO pruned_objects (uri) SELECT uri FROM uploads \
+             WHERE batch_id IN (SELECT json_array_elements_text($1::json)) ON CONFLICT DO NOTHING",
+            "INSERT INTO pruned_objects (uri) SELECT uri FROM uploads \
+             WHERE batch_id IN (SELECT value FROM json_each($1)) ON CONFLICT DO NOTHING",
         );
         let delete = dialect(
             backend,
@@ -101,15 +150,16 @@ impl Store {
             let ids: Vec<String> = sqlx::query_scalar(&due).bind(age_ms).bind(CHUNK).fetch_all(&mut *tx).await?;
             let json = serde_json::to_string(&ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             sqlx::query(tombstone).bind(&json).execute(&mut *tx).await?;
+            let objects = sqlx::query(list_objects).bind(&json).execute(&mut *tx).await?.rows_affected();
             let removed = sqlx::query(delete).bind(&json).execute(&mut *tx).await?.rows_affected();
             if backend == Backend::Sqlite {
                 sqlx::query("DELETE FROM prune_in_progress").execute(&mut *tx).await?;
             }
             tx.commit().await?;
             if removed > 0 {
-                tracing::debug!(batches = removed, first = %ids[0], "pruned");
+                tracing::debug!(batches = removed, objects, first = %ids[0], "pruned");
             }
-            Ok(removed)
+            Ok(Pruned { batches: removed, objects })
         })
     }
 }

@@ -70,3 +70,38 @@ async fn uploads_follow_the_batch(db: &TestDb) {
     assert_eq!(completed.was, Completed, "completing a final batch re-publishes, changing nothing");
 }
 both_backends!(uploads_follow_the_batch_, uploads_follow_the_batch);
+
+/// A pruned batch's uploads are listed for deletion from the object store, in the prune's
+/// transaction, until `argus prune` forgets them; a batch that is not pruned lists none.
+async fn pruned_uploads_are_listed_until_forgotten(db: &TestDb) {
+    let store = &db.store;
+    for (id, vin) in [("old", "WVW00000000000001"), ("open", "WVW00000000000002")] {
+        assert!(store.create_batch(id, None, Some(vin)).await.unwrap());
+        for file in ["seg-00.rec", "seg-01.rec"] {
+            let uri = format!("batches/{id}/{file}");
+            store.record_upload(&NewUpload { uri: &uri, ..upload(id, file) }).await.unwrap();
+        }
+    }
+    store.complete_batch("old").await.unwrap();
+    let mut finished = synthetic("old", "WVW00000000000001", &[("P0301-00", 2)]);
+    finished.report.files[0].file_id = "seg-00.rec".into();
+    write_finished_batch(store, &Diagnoser::rules_only(), &finished, &[]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+
+    let age = std::time::Duration::from_millis(5);
+    let due = store.prunable(age).await.unwrap();
+    assert_eq!((due.batches, due.objects), (1, 2), "the dry run counts the final batch's two uploads");
+    assert_eq!(store.pruned_object_count().await.unwrap(), 0, "a dry run lists nothing");
+    let pruned = store.prune(age).await.unwrap();
+    assert_eq!((pruned.batches, pruned.objects), (1, 2));
+    assert_eq!(store.pruned_objects(10).await.unwrap(), ["batches/old/seg-00.rec", "batches/old/seg-01.rec"]);
+    assert_eq!(store.pruned_objects(1).await.unwrap().len(), 1, "the limit holds");
+    assert_eq!(store.list_uploads("open").await.unwrap().len(), 2, "the open batch keeps its uploads");
+
+    store.forget_pruned_objects(&["batches/old/seg-00.rec".to_owned()]).await.unwrap();
+    assert_eq!(store.pruned_objects(10).await.unwrap(), ["batches/old/seg-01.rec"]);
+    store.forget_pruned_objects(&["batches/old/seg-01.rec".to_owned()]).await.unwrap();
+    assert_eq!(store.pruned_object_count().await.unwrap(), 0);
+    assert_eq!(store.prune(age).await.unwrap(), Default::default(), "nothing more to prune");
+}
+both_backends!(pruned_uploads_are_listed_until_forgotten_, pruned_uploads_are_listed_until_forgotten);
