@@ -21,7 +21,7 @@
 //!
 //! Knobs: `ARGUS_BENCH_BATCHES`, `ARGUS_BENCH_BACKEND=postgres|sqlite|both`,
 //! `ARGUS_BENCH_QUERIES` (new lookups, default 1,000: a p99 of 200 is the second slowest),
-//! `ARGUS_BENCH_WARMUP` (untimed lookups of other batches first, default 500: a running
+//! `ARGUS_BENCH_WARMUP` (untimed lookups of batches spread over the fleet first, default 500: a running
 //! service's cache holds the pages its lookups read; the first lookups after a restart read
 //! them from disk), `ARGUS_BENCH_OLD_QUERIES` (baseline lookups, default 10: the old
 //! statements take seconds each at 1 M),

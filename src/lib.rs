@@ -10,6 +10,7 @@ pub mod migrate;
 pub mod pipeline;
 pub mod progress;
 pub mod prune;
+pub mod prune_objects;
 pub mod publish;
 pub mod replay;
 pub mod runtime;

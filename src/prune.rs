@@ -1,7 +1,8 @@
 //! `argus prune --older-than DURATION [--database-url URL] [--object-store URL|DIR]
-//! [--dry-run]`: removes the batches that have been final (completed or failed) for longer
-//! than DURATION, with everything stored for them, and tombstones their ids
-//! (sinks/src/store/prune.rs); then deletes their uploaded files from the object store.
+//! [--dry-run] [--forget-missing]`: removes the batches that have been final (completed
+//! or failed) for longer than DURATION, with everything stored for them, and tombstones
+//! their ids (sinks/src/store/prune.rs); then deletes their uploaded files from the object
+//! store (prune_objects.rs).
 //! The store and the object store default to the embedded ones of `argus serve` under
 //! `--data-dir`.
 
@@ -10,10 +11,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use argus_api::Objects;
 use argus_sinks::{Store, StoreOptions, store::redact};
 
 use crate::args::parse_duration;
+use crate::prune_objects;
 
 /// Arguments of `argus prune`.
 #[derive(Debug, clap::Args)]
@@ -33,6 +34,10 @@ pub struct PruneArgs {
     /// `--database-url` names another.
     #[arg(long, default_value = "argus-data")]
     pub data_dir: PathBuf,
+    /// Forget listed objects of pruned batches that the object store does not hold, even
+    /// when it holds no upload at all (by default a sign of the wrong `--object-store`).
+    #[arg(long)]
+    pub forget_missing: bool,
     /// Count the batches that would be pruned; change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -69,76 +74,28 @@ async fn prune(args: &PruneArgs) -> anyhow::Result<()> {
             );
             return anyhow::Ok(());
         }
+        // A wrong object store is refused before anything is pruned.
+        let objects = prune_objects::object_store(args.object_store.as_deref(), &args.data_dir)?;
         let pruned = store.prune(args.older_than).await.with_context(|| format!("pruning {url}"))?;
         tracing::info!(url = %url, batches = pruned.batches, objects = pruned.objects, older_than = %age, "pruned");
         println!("{url}: pruned {} batch(es) final for more than {age}", pruned.batches);
-        let Some(objects) = object_store(args)? else {
+        let Some(objects) = objects else {
             let left = store.pruned_object_count().await?;
             if left > 0 {
                 println!("{left} uploaded object(s) of pruned batches left to delete: name the object store (--object-store)");
             }
             return anyhow::Ok(());
         };
-        let deleted = delete_pruned_objects(&store, &objects).await?;
-        println!("deleted {} uploaded object(s) of pruned batches", deleted);
+        let done = prune_objects::delete(&store, &objects, args.forget_missing).await?;
+        println!("deleted {} uploaded object(s) of pruned batches", done.deleted);
+        if done.missing > 0 {
+            println!("{} more were listed but already gone from the object store", done.missing);
+        }
         anyhow::Ok(())
     }
     .await;
     store.close().await;
     result
-}
-
-/// The object store named, or `argus serve`'s default one if it exists (pruning creates
-/// none).
-fn object_store(args: &PruneArgs) -> anyhow::Result<Option<Objects>> {
-    let spec = match &args.object_store {
-        Some(spec) => spec.clone(),
-        None => {
-            let dir = args.data_dir.join("objects");
-            if !dir.is_dir() {
-                return Ok(None);
-            }
-            dir.to_string_lossy().into_owned()
-        }
-    };
-    let objects = Objects::open(&spec).map_err(|e| anyhow::anyhow!("object store {spec}: {e}"))?;
-    Ok(Some(objects))
-}
-
-/// How many objects are deleted between two updates of the list.
-const DELETE_CHUNK: u32 = 256;
-
-/// Deletes the listed objects of pruned batches (an object already gone counts as
-/// deleted) and forgets each once deleted; returns how many. An object that cannot be
-/// deleted stays listed, for the next prune: the command then fails, naming the first.
-async fn delete_pruned_objects(store: &Store, objects: &Objects) -> anyhow::Result<u64> {
-    let mut deleted = 0;
-    loop {
-        let uris =
-            store.pruned_objects(DELETE_CHUNK).await.context("reading the objects of pruned batches")?;
-        if uris.is_empty() {
-            return Ok(deleted);
-        }
-        let mut gone = Vec::with_capacity(uris.len());
-        let mut failed = None;
-        for uri in uris {
-            match objects.delete_uri(&uri).await {
-                Ok(()) => gone.push(uri),
-                Err(error) => {
-                    tracing::warn!(%uri, %error, "cannot delete an object of a pruned batch");
-                    failed.get_or_insert((uri, error));
-                }
-            }
-        }
-        store.forget_pruned_objects(&gone).await.context("updating the objects of pruned batches")?;
-        deleted += gone.len() as u64;
-        if let Some((uri, error)) = failed {
-            anyhow::bail!(
-                "deleted {deleted} uploaded object(s) of pruned batches, then could not delete {uri}: {error} \
-                 (it stays listed; run the prune again)"
-            );
-        }
-    }
 }
 
 /// `86400s` as the user would read it back: the largest unit that divides it.

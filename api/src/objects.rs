@@ -49,16 +49,25 @@ impl Objects {
         format!("batches/{batch_id}/{file_id}")
     }
 
-    /// Deletes the object of an upload's `uri` (relative to the root); one already gone
-    /// counts as deleted.
-    pub async fn delete_uri(&self, uri: &str) -> Result<(), object_store::Error> {
-        let relative =
-            ObjectPath::parse(uri).map_err(|source| object_store::Error::InvalidPath { source })?;
-        let path: ObjectPath = self.root.parts().chain(relative.parts()).collect();
+    /// Deletes the object of an upload's `uri` (relative to the root, as
+    /// [`Objects::relative_key`] makes it); `Ok(false)` when the store says it was
+    /// already gone (a local directory does; S3 answers a delete of a missing key as a
+    /// success). The path is built segment by segment, as [`Objects::path`] built it for
+    /// the upload.
+    pub async fn delete_uri(&self, uri: &str) -> Result<bool, object_store::Error> {
+        let path = uri.split('/').fold(self.root.clone(), |path, segment| path.child(segment));
         match self.store.delete(&path).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Ok(()) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    /// Whether any upload lies in the store, under `batches/` below the root.
+    pub async fn holds_uploads(&self) -> Result<bool, object_store::Error> {
+        use futures::StreamExt;
+        let batches = self.root.child("batches");
+        self.store.list(Some(&batches)).next().await.transpose().map(|first| first.is_some())
     }
 
     /// The file's full path in the store.

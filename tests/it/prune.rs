@@ -145,6 +145,19 @@ async fn prune_deletes_the_uploaded_files_of_pruned_batches() {
     assert!(String::from_utf8_lossy(&failed.stdout).contains("pruned 1 batch(es)"));
     assert_eq!(std::fs::read_dir(&done_dir).unwrap().count(), 1, "the other files are deleted");
 
+    // Another object store: a directory that does not exist, or one without uploads,
+    // deletes and forgets nothing.
+    let elsewhere = tempfile::tempdir().unwrap();
+    for (dir, says) in [
+        (elsewhere.path().join("typo"), "no such directory"),
+        (elsewhere.path().to_owned(), "holds no upload"),
+    ] {
+        let wrong = prune_uploads().arg("--object-store").arg(&dir).output().unwrap();
+        let stderr = String::from_utf8_lossy(&wrong.stderr);
+        assert!(!wrong.status.success() && stderr.contains(says), "{stderr}");
+    }
+    assert!(!elsewhere.path().join("typo").exists(), "the prune made the directory it was named");
+
     // Once the object can go, the next prune deletes it: the batch's directory goes too.
     std::fs::remove_dir(&stuck).unwrap();
     std::fs::write(&stuck, b"stuck").unwrap();
@@ -191,5 +204,5 @@ async fn prune_deletes_the_uploaded_objects_of_pruned_batches_from_s3() {
     );
     let left = keys().await;
     assert_eq!(in_batch(&left, &done), 0, "objects of the pruned batch are left: {left:?}");
-    assert_eq!(left, [format!("batches/{open}/open.rec")], "the open batch's object is gone");
+    assert_eq!(left, [format!("batches/{open}/open.rec")], "only the open batch's object is to be left");
 }

@@ -37,7 +37,7 @@ pub use budget::{CallTicket, Reservation, TokenUsage};
 pub use dashboard::RecentBatch;
 pub use fleet::{FleetQuery, TimeWindow};
 pub use fleet_reports::FleetView;
-pub use prune::Pruned;
+pub use prune::{Pruned, PrunedObject};
 pub use read::{BatchSummary, StoredBatch, StoredFile};
 pub use status::BatchState;
 pub use uploads::{Completion, NewUpload, Upload, UploadError};
@@ -271,6 +271,16 @@ pub(crate) fn begin_write(backend: Backend) -> &'static str {
 pub(crate) fn byte_order(backend: Backend) -> &'static str {
     dialect(backend, " COLLATE \"C\"", "")
 }
+
+/// SQLite's text of a REAL that reads back as the same double: 17 significant digits,
+/// which SQLite's `printf` gives only with the `!` flag (without it, it stops at 16:
+/// `printf('%.17g', 0.1 + 0.2)` is `0.3`). Whole numbers come as `5.0`.
+macro_rules! sqlite_exact_real {
+    ($column:literal) => {
+        concat!("printf('%!.17g', ", $column, ")")
+    };
+}
+pub(crate) use sqlite_exact_real;
 
 /// Serialises a value the store writes as JSON.
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {

@@ -38,6 +38,14 @@ pub struct Pruned {
     pub objects: u64,
 }
 
+/// An uploaded object of a pruned batch, listed until deleted from the object store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrunedObject {
+    pub pruned_at_ms: i64,
+    /// The upload's uri: relative to the object store's root.
+    pub uri: String,
+}
+
 /// The final batches that became final more than `$1` milliseconds ago, by the database
 /// clock.
 fn due_sql(backend: Backend) -> &'static str {
@@ -72,11 +80,21 @@ impl Store {
         Ok(Pruned { batches: count(batches), objects: count(objects) })
     }
 
-    /// Uploaded objects of pruned batches not yet deleted from the object store (uris
-    /// relative to its root), oldest first, at most `limit`.
-    pub async fn pruned_objects(&self, limit: u32) -> Result<Vec<String>, StoreError> {
-        let sql = "SELECT uri FROM pruned_objects ORDER BY pruned_at_ms, uri LIMIT $1";
-        Ok(with_pool!(self, pool => sqlx::query_scalar(sql).bind(i64::from(limit)).fetch_all(pool).await?))
+    /// Uploaded objects of pruned batches not yet deleted from the object store, oldest
+    /// first, from the one after `after` (from the first with `None`), at most `limit`.
+    pub async fn pruned_objects(
+        &self,
+        after: Option<&PrunedObject>,
+        limit: u32,
+    ) -> Result<Vec<PrunedObject>, StoreError> {
+        let sql = "SELECT pruned_at_ms, uri FROM pruned_objects WHERE (pruned_at_ms, uri) > ($1, $2) \
+                   ORDER BY pruned_at_ms, uri LIMIT $3";
+        // Before every row: `pruned_at_ms` is a time since 1970.
+        let (at, uri) = after.map_or((-1, ""), |a| (a.pruned_at_ms, a.uri.as_str()));
+        let rows: Vec<(i64, String)> = with_pool!(self, pool => {
+            sqlx::query_as(sql).bind(at).bind(uri).bind(i64::from(limit)).fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(|(pruned_at_ms, uri)| PrunedObject { pruned_at_ms, uri }).collect())
     }
 
     /// How many uploaded objects of pruned batches are still to delete.

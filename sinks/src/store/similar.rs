@@ -48,7 +48,7 @@ use std::sync::LazyLock;
 
 use super::similar_pairs::{PAIRS_SQL, bind_pair};
 use super::similar_vectors::scoring_sql;
-use super::{Backend, Store, explain, with_pool};
+use super::{Backend, Store, explain, sqlite_exact_real, with_pool};
 use crate::diagnosis::SimilarBatch;
 use crate::error::StoreError;
 
@@ -125,9 +125,9 @@ fn build_postings_sql(backend: Backend, codes: usize) -> String {
     let postings = parts.join(" UNION ALL ");
     match backend {
         Backend::Postgres => postings,
-        // 17 significant digits read back as the same double.
         Backend::Sqlite => format!(
-            "SELECT json_group_array(json_array(k, r, batch_id, printf('%.17g', weight))) FROM ({postings}) AS postings"
+            "SELECT json_group_array(json_array(k, r, batch_id, {})) FROM ({postings}) AS postings",
+            sqlite_exact_real!("weight")
         ),
     }
 }

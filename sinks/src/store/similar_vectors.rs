@@ -7,7 +7,7 @@
 use std::sync::LazyLock;
 
 use super::similar::{Query, Scored, TOP};
-use super::{Backend, dialect, to_json};
+use super::{Backend, dialect, sqlite_exact_real, to_json};
 use crate::error::StoreError;
 
 /// The vectors of the candidates whose ids `$1` (a JSON array) lists: rows `(batch_id,
@@ -18,8 +18,11 @@ pub(crate) fn scoring_sql(backend: Backend) -> &'static str {
         backend,
         "SELECT batch_id, code_norm, counts FROM completed_vectors \
          WHERE batch_id IN (SELECT json_array_elements_text($1::json))",
-        "SELECT json_group_array(json_array(batch_id, printf('%.17g', code_norm), json(counts))) \
-         FROM completed_vectors WHERE batch_id IN (SELECT value FROM json_each($1))",
+        concat!(
+            "SELECT json_group_array(json_array(batch_id, ",
+            sqlite_exact_real!("code_norm"),
+            ", json(counts))) FROM completed_vectors WHERE batch_id IN (SELECT value FROM json_each($1))"
+        ),
     )
 }
 
@@ -160,6 +163,20 @@ mod tests {
         assert!((ranked[2].dot / (5.0 * ranked[2].norm) - 0.36).abs() < 1e-12);
         let corrupt = vec![("v".to_owned(), 1.0, "[[".to_owned())];
         assert!(score_rows(&q, corrupt).is_err());
+    }
+
+    /// The text SQLite makes of a REAL reads back as the same double: what the SQLite
+    /// forms of the postings and of the vectors rely on.
+    #[tokio::test]
+    async fn sqlite_real_text_reads_back_exactly() {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:").await.expect("sqlite");
+        let sql = concat!("SELECT ", sqlite_exact_real!("$1"));
+        for value in [0.1f64 + 0.2, 5.0, 1.0 / 3.0, 2f64.sqrt(), 1e-300, 123_456.789_012_345_67] {
+            let text: String =
+                sqlx::query_scalar(sql).bind(value).fetch_one(&mut conn).await.expect("printf");
+            assert_eq!(text.parse::<f64>().expect("a number"), value, "{text}");
+        }
     }
 
     #[test]

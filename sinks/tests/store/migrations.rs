@@ -5,7 +5,7 @@ use crate::common::TestDb;
 use crate::fleet_filtered::derived_rows;
 use crate::similar::{bulk_load_rows, fleet};
 
-const TABLES: [&str; 19] = [
+const TABLES: [&str; 20] = [
     "batch_status_transitions",
     "batches",
     "files",
@@ -17,6 +17,7 @@ const TABLES: [&str; 19] = [
     "kafka_offsets",
     "fleet_reports",
     "uploads",
+    "pruned_objects",
     "completed_codes",
     "batch_tombstones",
     "firmware_days",

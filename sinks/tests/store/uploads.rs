@@ -5,6 +5,7 @@
 
 use argus_sinks::BatchState::*;
 use argus_sinks::diagnosis::Diagnoser;
+use argus_sinks::store::PrunedObject;
 use argus_sinks::{NewUpload, UploadError, write_finished_batch};
 
 use crate::both_backends;
@@ -94,12 +95,21 @@ async fn pruned_uploads_are_listed_until_forgotten(db: &TestDb) {
     assert_eq!(store.pruned_object_count().await.unwrap(), 0, "a dry run lists nothing");
     let pruned = store.prune(age).await.unwrap();
     assert_eq!((pruned.batches, pruned.objects), (1, 2));
-    assert_eq!(store.pruned_objects(10).await.unwrap(), ["batches/old/seg-00.rec", "batches/old/seg-01.rec"]);
-    assert_eq!(store.pruned_objects(1).await.unwrap().len(), 1, "the limit holds");
+    let uris = |objects: Vec<PrunedObject>| {
+        let mut uris: Vec<String> = objects.into_iter().map(|o| o.uri).collect();
+        uris.sort();
+        uris
+    };
+    let listed = store.pruned_objects(None, 10).await.unwrap();
+    assert_eq!(uris(listed.clone()), ["batches/old/seg-00.rec", "batches/old/seg-01.rec"]);
+    // Read on from a row: the rows after it, in the list's order.
+    assert_eq!(store.pruned_objects(None, 1).await.unwrap(), listed[..1], "the limit holds");
+    assert_eq!(store.pruned_objects(Some(&listed[0]), 10).await.unwrap(), listed[1..]);
+    assert!(store.pruned_objects(Some(&listed[1]), 10).await.unwrap().is_empty());
     assert_eq!(store.list_uploads("open").await.unwrap().len(), 2, "the open batch keeps its uploads");
 
     store.forget_pruned_objects(&["batches/old/seg-00.rec".to_owned()]).await.unwrap();
-    assert_eq!(store.pruned_objects(10).await.unwrap(), ["batches/old/seg-01.rec"]);
+    assert_eq!(uris(store.pruned_objects(None, 10).await.unwrap()), ["batches/old/seg-01.rec"]);
     store.forget_pruned_objects(&["batches/old/seg-01.rec".to_owned()]).await.unwrap();
     assert_eq!(store.pruned_object_count().await.unwrap(), 0);
     assert_eq!(store.prune(age).await.unwrap(), Default::default(), "nothing more to prune");
