@@ -24,9 +24,10 @@ pub struct FinalReport {
 #[derive(Clone)]
 pub struct ReportCache {
     cache: Cache<String, Arc<FinalReport>>,
-    /// The hit counter, registered on the first hit and kept: every cached read bumps it,
-    /// and `counter!` looks its key up in the recorder's registry on each call.
+    /// The hit and miss counters, each registered on its first use and kept: every read
+    /// bumps one, and `counter!` looks its key up in the recorder's registry on each call.
     hits: Arc<OnceLock<Counter>>,
+    misses: Arc<OnceLock<Counter>>,
 }
 
 impl std::fmt::Debug for ReportCache {
@@ -37,7 +38,11 @@ impl std::fmt::Debug for ReportCache {
 
 impl ReportCache {
     pub fn new(capacity: u64) -> Self {
-        Self { cache: Cache::builder().max_capacity(capacity).build(), hits: Arc::default() }
+        Self {
+            cache: Cache::builder().max_capacity(capacity).build(),
+            hits: Arc::default(),
+            misses: Arc::default(),
+        }
     }
 
     /// The cached report, or the one `load` finds (cached when `load` succeeds; `load`
@@ -50,7 +55,7 @@ impl ReportCache {
             self.hits.get_or_init(|| metrics::counter!("argus_api_report_cache_hits_total")).increment(1);
             return Ok(hit);
         }
-        metrics::counter!("argus_api_report_cache_misses_total").increment(1);
+        self.misses.get_or_init(|| metrics::counter!("argus_api_report_cache_misses_total")).increment(1);
         self.cache.try_get_with_by_ref(batch_id, load).await
     }
 }
