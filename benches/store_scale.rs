@@ -21,10 +21,10 @@
 //!
 //! Knobs: `ARGUS_BENCH_BATCHES`, `ARGUS_BENCH_BACKEND=postgres|sqlite|both`,
 //! `ARGUS_BENCH_QUERIES` (new lookups, default 1,000: a p99 of 200 is the second slowest),
-//! `ARGUS_BENCH_WARMUP` (untimed lookups of batches spread over the fleet first, default 500: a running
-//! service's cache holds the pages its lookups read; the first lookups after a restart read
-//! them from disk), `ARGUS_BENCH_OLD_QUERIES` (baseline lookups, default 10: the old
-//! statements take seconds each at 1 M),
+//! `ARGUS_BENCH_WARMUP` (untimed lookups of batches spread over the fleet first, default
+//! 500: a running service's cache holds the pages its lookups read; the first lookups
+//! after a restart read them from disk), `ARGUS_BENCH_OLD_QUERIES` (baseline lookups,
+//! default 10: the old statements take seconds each at 1 M),
 //! `ARGUS_BENCH_DATABASE_URL` (Postgres admin URL, default
 //! `postgres://postgres:argus@127.0.0.1:5432/postgres`).
 
@@ -159,8 +159,8 @@ impl Fleet {
         self.batches.iter().filter(|b| b.firmware == fw).count() as f64 / self.batches.len() as f64
     }
 
-    /// About `count` batches spread over the fleet:
-    /// the lookups that warm the caches before the timed ones.
+    /// About `count` batches spread over the fleet: the lookups that warm the caches
+    /// before the timed ones.
     fn warmup_sample(&self, count: usize) -> Vec<&Batch> {
         let step = (self.batches.len() / count.max(1)).max(2);
         self.batches.iter().skip(step / 2).step_by(step).take(count).collect()

@@ -21,8 +21,8 @@ pub struct Deleted {
 }
 
 /// The object store named (`s3://…`, `file:///…` or an existing directory), or `argus
-/// serve`'s default one under `data_dir` if it exists. Pruning creates no directory: a
-/// mistyped one would look like a store whose objects are all gone already.
+/// serve`'s default one under `data_dir` if it exists. Pruning creates no directory
+/// ([`Objects::open_existing`]).
 pub fn object_store(spec: Option<&str>, data_dir: &Path) -> anyhow::Result<Option<Objects>> {
     let spec = match spec {
         Some(spec) => spec.to_owned(),
@@ -34,10 +34,7 @@ pub fn object_store(spec: Option<&str>, data_dir: &Path) -> anyhow::Result<Optio
             dir.to_string_lossy().into_owned()
         }
     };
-    if !spec.contains("://") && !Path::new(&spec).is_dir() {
-        anyhow::bail!("object store {spec}: no such directory");
-    }
-    let objects = Objects::open(&spec).map_err(|e| anyhow::anyhow!("object store {spec}: {e}"))?;
+    let objects = Objects::open_existing(&spec).map_err(|e| anyhow::anyhow!("object store {spec}: {e}"))?;
     Ok(Some(objects))
 }
 

@@ -25,13 +25,28 @@ impl Objects {
         Ok(Self { store: Arc::new(store), root: ObjectPath::default() })
     }
 
-    /// What `--object-store` names: a URL ([`Objects::from_url`]) or a local directory.
+    /// What `--object-store` names: a URL ([`Objects::from_url`]) or a local directory,
+    /// created if missing.
     pub fn open(spec: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(if spec.contains("://") {
-            Self::from_url(spec)?
-        } else {
-            Self::local(std::path::Path::new(spec))?
-        })
+        Self::open_with(spec, true)
+    }
+
+    /// [`Objects::open`] of a store that must exist: a missing directory is an error (for
+    /// `argus prune`, to which a mistyped directory would look like a store whose objects
+    /// are all gone already).
+    pub fn open_existing(spec: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Self::open_with(spec, false)
+    }
+
+    fn open_with(spec: &str, create: bool) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        if spec.contains("://") {
+            return Ok(Self::from_url(spec)?);
+        }
+        let dir = std::path::Path::new(spec);
+        if !create && !dir.is_dir() {
+            return Err("no such directory".into());
+        }
+        Ok(Self::local(dir)?)
     }
 
     /// `s3://bucket/prefix` (settings from `AWS_*`) or `file:///dir`.

@@ -283,7 +283,7 @@ macro_rules! sqlite_exact_real {
 pub(crate) use sqlite_exact_real;
 
 /// Serialises a value the store writes as JSON.
-pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+pub(crate) fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("cannot serialise: {e}")))
 }
 

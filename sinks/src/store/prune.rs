@@ -111,7 +111,7 @@ impl Store {
             "DELETE FROM pruned_objects WHERE uri IN (SELECT json_array_elements_text($1::json))",
             "DELETE FROM pruned_objects WHERE uri IN (SELECT value FROM json_each($1))",
         );
-        let json = super::to_json(&uris)?;
+        let json = super::to_json(uris)?;
         with_pool!(self, pool => { sqlx::query(sql).bind(json).execute(pool).await?; });
         Ok(())
     }

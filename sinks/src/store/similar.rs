@@ -132,6 +132,11 @@ fn build_postings_sql(backend: Backend, codes: usize) -> String {
     }
 }
 
+/// What the search read from the store does not decode: `what`, and why.
+pub(crate) fn corrupt(what: &str, e: &dyn std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("similar search {what}: {e}"))
+}
+
 /// Binds [`postings_sql`]'s parameters to the statement `$statement`: the depth, then
 /// each searched code of `$query` and its component.
 macro_rules! bind_postings {
@@ -175,12 +180,11 @@ impl PostingsRead {
                 Ok(rows)
             }
             PostingsRead::Json(json) => {
-                let corrupt =
-                    |e: &dyn std::fmt::Display| StoreError::Corrupt(format!("similar search postings: {e}"));
-                let rows: Vec<JsonPosting<'_>> = serde_json::from_str(json).map_err(|e| corrupt(&e))?;
+                let rows: Vec<JsonPosting<'_>> =
+                    serde_json::from_str(json).map_err(|e| corrupt("postings", &e))?;
                 rows.into_iter()
                     .map(|JsonPosting(k, range, id, weight)| {
-                        Ok((k, range, id, weight.parse().map_err(|e| corrupt(&e))?))
+                        Ok((k, range, id, weight.parse().map_err(|e| corrupt("postings", &e))?))
                     })
                     .collect()
             }
@@ -322,12 +326,16 @@ pub(crate) struct Tally<'a> {
     pub reads: Vec<ListRead>,
 }
 
-#[cfg(test)]
 impl Tally<'_> {
-    /// A candidate's weights on the searched codes, where they were read.
-    pub fn weights_of(&self, batch_id: &str) -> Option<&[Option<f64>]> {
+    /// Each candidate with its weights on the searched codes, where they were read.
+    pub fn candidates(&self) -> impl Iterator<Item = (&str, &[Option<f64>])> {
         let codes = self.reads.len();
-        self.candidates.get(batch_id).map(|&i| &self.weights[i * codes..(i + 1) * codes])
+        self.candidates.iter().map(move |(id, &i)| (id.as_ref(), &self.weights[i * codes..(i + 1) * codes]))
+    }
+
+    #[cfg(test)]
+    pub fn weights_of(&self, batch_id: &str) -> Option<&[Option<f64>]> {
+        self.candidates().find(|(id, _)| *id == batch_id).map(|(_, weights)| weights)
     }
 }
 
@@ -395,30 +403,26 @@ impl Scored {
 /// bounds of batches seen once on a dense list.
 pub(crate) fn shortlist(query: &Query<'_>, tally: &Tally<'_>) -> Vec<String> {
     let units: Vec<f64> = query.searched.iter().map(|(_, n)| query.unit(*n)).collect();
-    let codes = units.len();
-    let mut candidates: Vec<(&str, f64, f64)> = tally
-        .candidates
-        .iter()
-        .map(|(id, &i)| {
-            let weights = &tally.weights[i * codes..(i + 1) * codes];
+    // Every candidate is scored when there are no more than SHORTLIST.
+    let all = tally.candidates.len() <= SHORTLIST;
+    // (id, bound, shown, chosen)
+    let mut candidates: Vec<(&str, f64, f64, bool)> = tally
+        .candidates()
+        .map(|(id, weights)| {
             let shown = weights.iter().zip(&units).map(|(w, u)| w.unwrap_or(0.0) * u).sum();
-            (id.as_ref(), query.bound_of(weights, &tally.reads), shown)
+            (id, query.bound_of(weights, &tally.reads), shown, all)
         })
         .collect();
-    if candidates.len() <= SHORTLIST {
-        return candidates.into_iter().map(|c| c.0.to_owned()).collect();
+    if !all {
+        for key in [|c: &(&str, f64, f64, bool)| c.1, |c: &(&str, f64, f64, bool)| c.2] {
+            // The best SHORTLIST by the key, ties by id: a set, in no particular order.
+            candidates.select_nth_unstable_by(SHORTLIST - 1, |a, b| {
+                key(b).total_cmp(&key(a)).then_with(|| a.0.cmp(b.0))
+            });
+            candidates[..SHORTLIST].iter_mut().for_each(|c| c.3 = true);
+        }
     }
-    let mut chosen: Vec<String> = Vec::with_capacity(2 * SHORTLIST);
-    for key in [|c: &(&str, f64, f64)| c.1, |c: &(&str, f64, f64)| c.2] {
-        // The best SHORTLIST by the key, ties by id: a set, in no particular order.
-        candidates.select_nth_unstable_by(SHORTLIST - 1, |a, b| {
-            key(b).total_cmp(&key(a)).then_with(|| a.0.cmp(b.0))
-        });
-        chosen.extend(candidates[..SHORTLIST].iter().map(|c| c.0.to_owned()));
-    }
-    chosen.sort_unstable();
-    chosen.dedup();
-    chosen
+    candidates.into_iter().filter(|c| c.3).map(|c| c.0.to_owned()).collect()
 }
 
 /// The five completed batches closest to the batch `$id` (its counts `$codes`, a

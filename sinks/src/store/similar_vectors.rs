@@ -6,7 +6,7 @@
 
 use std::sync::LazyLock;
 
-use super::similar::{Query, Scored, TOP};
+use super::similar::{Query, Scored, TOP, corrupt};
 use super::{Backend, dialect, sqlite_exact_real, to_json};
 use crate::error::StoreError;
 
@@ -42,8 +42,7 @@ impl ScoreCandidates for sqlx::PgConnection {
         query: &Query<'_>,
         ids: &[String],
     ) -> Result<Vec<Scored>, StoreError> {
-        let rows =
-            sqlx::query_as(scoring_sql(Backend::Postgres)).bind(to_json(&ids)?).fetch_all(self).await?;
+        let rows = sqlx::query_as(scoring_sql(Backend::Postgres)).bind(to_json(ids)?).fetch_all(self).await?;
         score_rows(query, rows)
     }
 }
@@ -55,7 +54,7 @@ impl ScoreCandidates for sqlx::SqliteConnection {
         ids: &[String],
     ) -> Result<Vec<Scored>, StoreError> {
         let json: String =
-            sqlx::query_scalar(scoring_sql(Backend::Sqlite)).bind(to_json(&ids)?).fetch_one(self).await?;
+            sqlx::query_scalar(scoring_sql(Backend::Sqlite)).bind(to_json(ids)?).fetch_one(self).await?;
         score_json(query, &json)
     }
 }
@@ -84,10 +83,6 @@ fn score_json(query: &Query<'_>, json: &str) -> Result<Vec<Scored>, StoreError> 
         scored.extend(score(query, batch_id, norm, &counts));
     }
     Ok(scored)
-}
-
-fn corrupt(what: &str, e: &dyn std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(format!("similar search {what}: {e}"))
 }
 
 /// A candidate's score: the dot product of integer counts (exact in f64) and its norm;
